@@ -1,0 +1,152 @@
+// The one config loader. Every setting comes from the environment (or an explicit override
+// object), is validated here, and a bad value stops start-up with one line naming it.
+import { resolve } from 'node:path';
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly value: string, problem: string) {
+    super(`Invalid configuration: ${variable}=${JSON.stringify(value)}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const str = (env: Env, name: string, fallback: string): string => {
+  const v = env[name];
+  return v === undefined || v === '' ? fallback : v;
+};
+const optional = (env: Env, name: string): string | null => {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? null : v.trim();
+};
+const int = (env: Env, name: string, fallback: number, min: number, max: number): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, raw, `must be an integer between ${min} and ${max}`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, raw, `must be an integer between ${min} and ${max}`);
+  return n;
+};
+const num = (env: Env, name: string, fallback: number, min: number, max: number): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(name, raw, `must be a number between ${min} and ${max}`);
+  return n;
+};
+const oneOf = <T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, raw, `must be one of ${allowed.join(', ')}`);
+  return raw as T;
+};
+const list = (env: Env, name: string, fallback: string[]): string[] => {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new ConfigError(name, raw, 'must be a comma-separated list with at least one item');
+  return items;
+};
+const url = (env: Env, name: string): string | null => {
+  const v = optional(env, name);
+  if (v === null) return null;
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    throw new ConfigError(name, v, 'must be an http:// or https:// URL');
+  }
+  return v.replace(/\/+$/, '');
+};
+const brokers = (env: Env, name: string): string[] | null => {
+  const v = optional(env, name);
+  if (v === null) return null;
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const b of items) {
+    if (!/^[A-Za-z0-9._-]+:\d{1,5}$/.test(b)) throw new ConfigError(name, v, `"${b}" is not host:port`);
+  }
+  if (items.length === 0) throw new ConfigError(name, v, 'must list at least one host:port');
+  return items;
+};
+const symbolList = (env: Env, name: string, fallback: string[]): string[] => {
+  const items = list(env, name, fallback);
+  for (const s of items) if (!/^[A-Z0-9]+\/[A-Z0-9]+$/.test(s)) throw new ConfigError(name, env[name] ?? '', `"${s}" is not a unified symbol like BTC/USDT`);
+  return items;
+};
+
+export const ROLES = ['ingest', 'processors', 'api'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Config {
+  home: string;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  roles: Role[];
+  kafka: {
+    /** null: start (or reuse) the local broker. */
+    brokers: string[] | null;
+    clientId: string;
+    topicPrefix: string;
+    /** Port for the local broker; 0 picks a free one. */
+    localPort: number;
+    replicationFactor: number;
+  };
+  registry: { url: string | null; localPort: number };
+  clickhouse: { url: string | null; user: string; password: string; database: string; embeddedPath: string };
+  api: { host: string; port: number; rateLimitPerMinute: number };
+  market: {
+    source: 'synthetic' | 'exchanges';
+    symbols: string[];
+    syntheticExchanges: string[];
+    syntheticTicksPerSecond: number;
+    syntheticSeed: number;
+  };
+  sink: { batchSize: number; batchMaxWaitMs: number; retryMaxMs: number };
+}
+
+export function loadConfig(env: Env = process.env, overrides: { offline?: boolean } = {}): Config {
+  const home = resolve(str(env, 'TICKFLOW_HOME', '.tickflow'));
+  const rolesRaw = list(env, 'TICKFLOW_ROLES', [...ROLES]);
+  for (const r of rolesRaw) {
+    if (!(ROLES as readonly string[]).includes(r)) throw new ConfigError('TICKFLOW_ROLES', env.TICKFLOW_ROLES ?? '', `"${r}" is not one of ${ROLES.join(', ')}`);
+  }
+  const prefix = str(env, 'KAFKA_TOPIC_PREFIX', '');
+  if (!/^[A-Za-z0-9._-]*$/.test(prefix)) throw new ConfigError('KAFKA_TOPIC_PREFIX', prefix, 'may only contain letters, digits, ".", "_" and "-"');
+  const source = overrides.offline ? 'synthetic' : oneOf(env, 'MARKET_SOURCE', 'exchanges', ['synthetic', 'exchanges'] as const);
+  return {
+    home,
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const),
+    roles: rolesRaw as Role[],
+    kafka: {
+      brokers: brokers(env, 'KAFKA_BROKERS'),
+      clientId: str(env, 'KAFKA_CLIENT_ID', 'tickflow'),
+      topicPrefix: prefix,
+      localPort: int(env, 'KAFKA_LOCAL_PORT', 9092, 0, 65535),
+      replicationFactor: int(env, 'KAFKA_REPLICATION_FACTOR', 1, 1, 10),
+    },
+    registry: { url: url(env, 'SCHEMA_REGISTRY_URL'), localPort: int(env, 'SCHEMA_REGISTRY_LOCAL_PORT', 8081, 0, 65535) },
+    clickhouse: {
+      url: url(env, 'CLICKHOUSE_URL'),
+      user: str(env, 'CLICKHOUSE_USER', 'default'),
+      password: str(env, 'CLICKHOUSE_PASSWORD', ''),
+      database: str(env, 'CLICKHOUSE_DATABASE', 'default'),
+      embeddedPath: resolve(home, str(env, 'CHDB_PATH', 'chdb')),
+    },
+    api: {
+      host: str(env, 'API_HOST', '127.0.0.1'),
+      port: int(env, 'API_PORT', 8080, 0, 65535),
+      rateLimitPerMinute: int(env, 'API_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
+    },
+    market: {
+      source,
+      symbols: symbolList(env, 'MARKET_SYMBOLS', ['BTC/USDT', 'ETH/USDT', 'SOL/USDT']),
+      syntheticExchanges: list(env, 'SYNTHETIC_EXCHANGES', ['binance', 'coinbase', 'kraken']),
+      syntheticTicksPerSecond: num(env, 'SYNTHETIC_TICKS_PER_SECOND', 20, 0.1, 1_000_000),
+      syntheticSeed: int(env, 'SYNTHETIC_SEED', 42, 0, 2 ** 31 - 1),
+    },
+    sink: {
+      batchSize: int(env, 'SINK_BATCH_SIZE', 5000, 1, 1_000_000),
+      batchMaxWaitMs: int(env, 'SINK_BATCH_MAX_WAIT_MS', 250, 0, 60_000),
+      retryMaxMs: int(env, 'SINK_RETRY_MAX_MS', 10_000, 100, 600_000),
+    },
+  };
+}
