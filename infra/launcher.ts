@@ -42,7 +42,9 @@ function javaBin(): string {
 
 function mvn(args: string[], log: LaunchLog): void {
   log.info(`mvn ${args.join(' ')}`);
-  const r = spawnSync('mvn', ['-q', '-B', ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  mkdirSync(cacheDir(), { recursive: true });
+  // Run from the cache so Maven's target/ markers never land in the work tree.
+  const r = spawnSync('mvn', ['-q', '-B', ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', cwd: cacheDir() });
   if (r.error) throw new Error(`could not run mvn (is Maven installed?): ${r.error.message}`);
   if (r.status !== 0) throw new Error(`mvn failed (exit ${r.status}):\n${(r.stdout + r.stderr).slice(-4000)}`);
 }
@@ -66,7 +68,8 @@ export function resolveApicurio(log: LaunchLog = consoleLog): string {
   const marker = join(dir, '.complete');
   if (existsSync(marker)) return dir;
   rmSync(dir, { recursive: true, force: true });
-  mvn(['dependency:unpack', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`, `-DoutputDirectory=${dir}`], log);
+  mvn(['dependency:unpack', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`, `-DoutputDirectory=${dir}`, `-Dmdep.markersDirectory=${dir}.markers`, '-Dmdep.overWriteReleases=true'], log);
+  if (!readdirSync(dir).some((f) => f.endsWith('-runner.jar') || f === 'quarkus-run.jar')) throw new Error(`Apicurio ${APICURIO_VERSION} unpacked into ${dir} without a runner jar`);
   writeFileSync(marker, new Date().toISOString());
   return dir;
 }

@@ -181,6 +181,7 @@ export interface Command {
   target: string;
   /** reconnect, failover.set, retry.set, train.start, train.stop, backtest.run, replay. */
   command: string;
+  /** Command parameters, JSON object. (No default: Apicurio 3.0.9 cannot detect the type of a schema with a string default of {}.) */
   params_json: string;
   requested_by: string;
 }
@@ -203,6 +204,7 @@ export interface ControlEvent {
   kind: string;
   /** The command this answers, if any. */
   command_id: null | string;
+  /** Event details, JSON object. */
   payload_json: string;
 }
 

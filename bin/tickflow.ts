@@ -1,0 +1,62 @@
+#!/usr/bin/env -S npx tsx
+// tickflow CLI: start the pipeline, manage the local services, run read-only SQL.
+import { loadConfig, ConfigError } from '../runtime/config.ts';
+import { createLogger } from '../runtime/logger.ts';
+import { resolveAll, serviceStatus, stopServices, ensureKafka, ensureRegistry } from '../infra/launcher.ts';
+import { startPipeline } from './pipeline.ts';
+
+const USAGE = `usage: tickflow <command>
+  start [--offline]        run the pipeline (ingest, processors, api; TICKFLOW_ROLES picks a subset)
+                           --offline: the seeded synthetic market instead of live exchanges
+  services up|down|status|resolve
+                           the local Kafka broker and schema registry (resolve: fetch jars only)
+  sql "<query>"            read-only SQL against the running pipeline (POST /api/v1/sql)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'start': {
+      const config = loadConfig(process.env, { offline: rest.includes('--offline') });
+      const log = createLogger(config.logLevel);
+      const p = await startPipeline(config, log);
+      p.lifecycle.installSignalHandlers();
+      log.info({ roles: config.roles, source: config.market.source, api: p.apiUrl }, 'tickflow is running');
+      return new Promise<number>(() => undefined); // runs until a signal
+    }
+    case 'services': {
+      const config = loadConfig(process.env);
+      const sub = rest[0] ?? 'status';
+      if (sub === 'resolve') { resolveAll(); return 0; }
+      if (sub === 'down') { await stopServices(config.home); console.log('stopped'); return 0; }
+      if (sub === 'up') {
+        const k = await ensureKafka({ home: config.home, port: config.kafka.localPort });
+        const r = await ensureRegistry({ home: config.home, brokers: k.address, port: config.registry.localPort });
+        console.log(JSON.stringify({ KAFKA_BROKERS: k.address, SCHEMA_REGISTRY_URL: r.address }));
+        return 0;
+      }
+      if (sub === 'status') { console.log(JSON.stringify(await serviceStatus(config.home), null, 2)); return 0; }
+      console.error(USAGE);
+      return 2;
+    }
+    case 'sql': {
+      const query = rest.join(' ').trim();
+      if (!query) { console.error('usage: tickflow sql "SELECT ..."'); return 2; }
+      const config = loadConfig(process.env);
+      const base = process.env.TICKFLOW_API_URL ?? `http://${config.api.host}:${config.api.port}`;
+      const r = await fetch(`${base}/api/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json', ...(process.env.TICKFLOW_TOKEN ? { authorization: `Bearer ${process.env.TICKFLOW_TOKEN}` } : {}) }, body: JSON.stringify({ query }) }).catch((e: Error) => { throw new Error(`cannot reach the pipeline at ${base} (${e.message}); is it running?`); });
+      const body = (await r.json()) as { rows?: unknown[]; error?: string };
+      if (!r.ok) { console.error(body.error ?? r.statusText); return 1; }
+      for (const row of body.rows ?? []) console.log(JSON.stringify(row));
+      return 0;
+    }
+    default:
+      console.error(USAGE);
+      return cmd ? 2 : 0;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  if (err instanceof ConfigError) console.error(err.message);
+  else console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});
