@@ -76,7 +76,7 @@ export class ConsumerRunner {
     this.running = false;
   }
 
-  private async onBatch({ batch, heartbeat, isRunning, isStale, pause }: EachBatchPayload): Promise<void> {
+  private async onBatch({ batch, heartbeat, isRunning, isStale, pause, resolveOffset }: EachBatchPayload): Promise<void> {
     const topicId = this.byName.get(batch.topic);
     if (!topicId || batch.messages.length === 0) return;
     const good: ConsumedRecord[] = [];
@@ -121,6 +121,9 @@ export class ConsumerRunner {
     }
     await this.o.afterWrite?.(good);
     const last = batch.lastOffset();
+    // kafkajs advances its fetch position only past resolved offsets; unresolved, the same
+    // batch would be fetched again.
+    resolveOffset(last);
     await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
     this.processed += batch.messages.length;
     eventsIn.inc({ topic: batch.topic, consumer: this.o.name }, batch.messages.length);

@@ -30,7 +30,10 @@ export function createKafka(brokers: string[], cfg: Pick<Config['kafka'], 'clien
     // ERROR before retrying, which is noise, so they go to debug here.
     logCreator: () => ({ namespace, level: l, log: entry }) => {
       const { message, ...rest } = entry;
-      const retriable = /coordinator is (loading|not available)|leadership election|not the correct coordinator/i.test(String(rest.error ?? ''));
+      const retriable = /coordinator is (loading|not available)|leadership election|not the correct coordinator/i.test(String(rest.error ?? ''))
+        // Retries are bounded on purpose, so a dead broker surfaces as an error instead of a hang;
+        // idempotence still dedupes every retry that does happen.
+        || /Limiting retries for the idempotent producer/.test(String(message));
       const fields = { ns: namespace, ...rest };
       if (retriable) klog.debug(fields, message);
       else if (l === logLevel.ERROR) klog.error(fields, message);
