@@ -4,13 +4,16 @@ import { loadConfig, ConfigError } from '../runtime/config.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { resolveAll, serviceStatus, stopServices, ensureKafka, ensureRegistry } from '../infra/launcher.ts';
 import { startPipeline } from './pipeline.ts';
+import { loadJwtSecret, signToken } from '../query-api/auth.ts';
 
 const USAGE = `usage: tickflow <command>
   start [--offline]        run the pipeline (ingest, processors, api; TICKFLOW_ROLES picks a subset)
                            --offline: the seeded synthetic market instead of live exchanges
   services up|down|status|resolve
                            the local Kafka broker and schema registry (resolve: fetch jars only)
-  sql "<query>"            read-only SQL against the running pipeline (POST /api/v1/sql)`;
+  sql "<query>"            read-only SQL against the running pipeline (POST /api/v1/sql; admin token)
+  token --user ID [--role user|admin] [--days N]
+                           mint an API bearer token signed with API_JWT_SECRET or $TICKFLOW_HOME/jwt-secret`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -43,10 +46,22 @@ async function main(argv: string[]): Promise<number> {
       if (!query) { console.error('usage: tickflow sql "SELECT ..."'); return 2; }
       const config = loadConfig(process.env);
       const base = process.env.TICKFLOW_API_URL ?? `http://${config.api.host}:${config.api.port}`;
-      const r = await fetch(`${base}/api/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json', ...(process.env.TICKFLOW_TOKEN ? { authorization: `Bearer ${process.env.TICKFLOW_TOKEN}` } : {}) }, body: JSON.stringify({ query }) }).catch((e: Error) => { throw new Error(`cannot reach the pipeline at ${base} (${e.message}); is it running?`); });
+      // Locally, mint a short-lived admin token from the home's secret when none is given.
+      const token = process.env.TICKFLOW_TOKEN ?? signToken(loadJwtSecret(config.home, process.env.API_JWT_SECRET), { id: 'cli', role: 'admin' }, 300);
+      const r = await fetch(`${base}/api/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) }).catch((e: Error) => { throw new Error(`cannot reach the pipeline at ${base} (${e.message}); is it running?`); });
       const body = (await r.json()) as { rows?: unknown[]; error?: string };
       if (!r.ok) { console.error(body.error ?? r.statusText); return 1; }
       for (const row of body.rows ?? []) console.log(JSON.stringify(row));
+      return 0;
+    }
+    case 'token': {
+      const config = loadConfig(process.env);
+      const arg = (name: string) => { const i = rest.indexOf(`--${name}`); return i >= 0 ? rest[i + 1] : undefined; };
+      const id = arg('user');
+      const role = arg('role') ?? 'user';
+      const days = Number(arg('days') ?? 30);
+      if (!id || (role !== 'user' && role !== 'admin') || !Number.isFinite(days) || days <= 0) { console.error('usage: tickflow token --user ID [--role user|admin] [--days N]'); return 2; }
+      console.log(signToken(loadJwtSecret(config.home, process.env.API_JWT_SECRET), { id, role }, Math.round(days * 86400)));
       return 0;
     }
     default:

@@ -10,6 +10,7 @@ import { marketRoutes } from './routes/market.ts';
 import { wsRoutes } from './routes/ws.ts';
 import { sqlRoutes } from './routes/sql.ts';
 import { httpDuration } from '../runtime/metrics.ts';
+import { identify, loadJwtSecret, requireAdmin } from './auth.ts';
 
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 
@@ -24,6 +25,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorate('deps', deps);
+  app.decorateRequest('user', null);
+  app.addHook('onRequest', identify(loadJwtSecret(deps.config.home, process.env.API_JWT_SECRET)));
 
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; validationContext?: string }, req, reply) => {
     if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.message, statusCode: err.statusCode });
@@ -59,7 +62,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(async (v1) => {
     await v1.register(marketRoutes, { prefix: '/market' });
     await v1.register(wsRoutes);
-    await v1.register(sqlRoutes);
+    // Analyst SQL reads every user's rows, so it is an admin route.
+    await v1.register(async (admin) => { admin.addHook('preHandler', requireAdmin); await admin.register(sqlRoutes); });
   }, { prefix: '/api/v1' });
 
   return app as unknown as FastifyInstance;

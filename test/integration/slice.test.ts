@@ -3,7 +3,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import WebSocket from 'ws';
 import { startPipeline, type Pipeline } from '../../bin/pipeline.ts';
-import { testEnv, eventually } from '../support/env.ts';
+import { testEnv, eventually, bearer } from '../support/env.ts';
 
 describe('end-to-end slice', () => {
   const t = testEnv({ SYNTHETIC_TICKS_PER_SECOND: '60', MARKET_SYMBOLS: 'BTC/USDT,ETH/USDT', SYNTHETIC_EXCHANGES: 'binance,kraken' });
@@ -66,12 +66,17 @@ describe('end-to-end slice', () => {
     expect(info.delivered_total).toBeGreaterThanOrEqual(5);
   });
 
-  it('runs analyst SQL read-only', async () => {
-    const ok = await fetch(`${p.apiUrl}/api/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'SELECT count() AS n FROM ticks WHERE symbol = {s:String}', params: { s: 'BTC/USDT' } }) });
+  it('runs analyst SQL read-only, for admins only', async () => {
+    const sql = (headers: Record<string, string>) => fetch(`${p.apiUrl}/api/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: 'SELECT 1' }) });
+    expect((await sql({})).status).toBe(401);
+    expect((await sql(bearer(t, 'alice'))).status).toBe(403);
+    expect((await sql({ authorization: 'Bearer not.a.token' })).status).toBe(401);
+    const admin = { 'content-type': 'application/json', ...bearer(t, 'root', 'admin') };
+    const ok = await fetch(`${p.apiUrl}/api/v1/sql`, { method: 'POST', headers: admin, body: JSON.stringify({ query: 'SELECT count() AS n FROM ticks WHERE symbol = {s:String}', params: { s: 'BTC/USDT' } }) });
     expect(ok.status).toBe(200);
     expect(Number(((await ok.json()) as { rows: Array<{ n: string }> }).rows[0]!.n)).toBeGreaterThan(0);
     for (const query of ["INSERT INTO ticks (event_id) VALUES ('x')", 'DROP TABLE ticks', 'SET readonly = 0']) {
-      const r = await fetch(`${p.apiUrl}/api/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+      const r = await fetch(`${p.apiUrl}/api/v1/sql`, { method: 'POST', headers: admin, body: JSON.stringify({ query }) });
       expect(r.status, query).toBe(400);
     }
     // The sink still writes after analysts tried (their session is not the sink's).

@@ -40,3 +40,10 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String((last as Error).message ?? last)}` : ''}`);
 }
+
+import { loadJwtSecret, signToken, type ApiRole } from '../../query-api/auth.ts';
+
+/** A bearer header for a user of this test's pipeline (same home, so the same secret). */
+export function bearer(t: TestEnv, id: string, role: ApiRole = 'user'): Record<string, string> {
+  return { authorization: `Bearer ${signToken(loadJwtSecret(t.home, undefined), { id, role })}` };
+}
