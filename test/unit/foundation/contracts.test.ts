@@ -49,3 +49,12 @@ describe('contracts', () => {
     expect(splitStatements("CREATE TABLE a (x String COMMENT 'a;b');\n-- c;\nSELECT 1;")).toEqual(["CREATE TABLE a (x String COMMENT 'a;b')", 'SELECT 1']);
   });
 });
+
+describe('package-lock', () => {
+  it('locks every optional platform library of chdb, so npm ci accepts it (node infra/complete-lockfile.cjs)', () => {
+    const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as { packages: Record<string, { optionalDependencies?: Record<string, string> }> };
+    const wanted = Object.keys(lock.packages['node_modules/chdb']!.optionalDependencies ?? {});
+    expect(wanted.length).toBeGreaterThan(0);
+    for (const name of wanted) expect(lock.packages[`node_modules/${name}`], name).toBeDefined();
+  });
+});
