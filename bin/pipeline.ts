@@ -14,6 +14,7 @@ import { EventPublisher } from '../ingest/tick-publisher.ts';
 import { SyntheticFeed } from '../ingest/synthetic-feed.ts';
 import { ConsumerRunner, type RunnerOptions } from '../processors/consumer-runner.ts';
 import { createClickHouseWriter, SINK_TOPICS } from '../processors/clickhouse-sink.ts';
+import { AnalyticsProcessor } from '../processors/analytics-processor.ts';
 import { EventFanout } from '../query-api/fanout.ts';
 import { buildApp } from '../query-api/app.ts';
 
@@ -26,6 +27,7 @@ export interface Pipeline {
   publisher: EventPublisher;
   store: Store | null;
   sink: ConsumerRunner | null;
+  analytics: AnalyticsProcessor | null;
   feed: SyntheticFeed | null;
   app: FastifyInstance | null;
   apiUrl: string | null;
@@ -34,7 +36,7 @@ export interface Pipeline {
 
 export interface PipelineHooks {
   /** Passed to the sink runner (tests use afterWrite to crash between write and commit). */
-  sink?: Pick<RunnerOptions, 'afterWrite'>;
+  sink?: Pick<RunnerOptions, 'afterWrite'> & { wrapWrite?: (write: RunnerOptions['write']) => RunnerOptions['write'] };
 }
 
 export async function startPipeline(config: Config, log: Logger, hooks: PipelineHooks = {}): Promise<Pipeline> {
@@ -80,13 +82,25 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
       codec,
       producer,
       log: log.child({ component: 'sink' }),
-      write: createClickHouseWriter(store!.client),
+      write: (hooks.sink?.wrapWrite ?? ((w) => w))(createClickHouseWriter(store!.client)),
       maxWaitMs: config.sink.batchMaxWaitMs,
       retryMaxMs: config.sink.retryMaxMs,
-      ...hooks.sink,
+      afterWrite: hooks.sink?.afterWrite,
     });
     await sink.start();
     lifecycle.onShutdown('clickhouse sink', () => sink!.stop());
+  }
+
+  let analytics: AnalyticsProcessor | null = null;
+  if (config.roles.includes('processors')) {
+    analytics = new AnalyticsProcessor({
+      ctx: kafka, codec, producer, publisher, clickhouse: store!.client, log: log.child({ component: 'analytics' }),
+      groupId: `${config.kafka.topicPrefix}tickflow-analytics`,
+      checkpointMs: config.processors.checkpointMs,
+      options: { candles: { allowedLatenessMs: config.processors.allowedLatenessMs } },
+    });
+    await analytics.start();
+    lifecycle.onShutdown('analytics processor', () => analytics!.stop());
   }
 
   let app: FastifyInstance | null = null;
@@ -115,5 +129,5 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
     }
   }
 
-  return { config, lifecycle, kafka, codec, producer, publisher, store, sink, feed, app, apiUrl, stop: () => lifecycle.shutdown('stop') };
+  return { config, lifecycle, kafka, codec, producer, publisher, store, sink, analytics, feed, app, apiUrl, stop: () => lifecycle.shutdown('stop') };
 }

@@ -35,6 +35,15 @@ export interface RunnerOptions {
   retryMaxMs?: number;
   /** Called after write, before commit (tests use it to crash exactly there). */
   afterWrite?: (records: ConsumedRecord[]) => Promise<void> | void;
+  /**
+   * Stateful processors commit only at checkpoints: every `everyMs` (and on stop) `save` gets
+   * the next offset of each partition processed since the last one and must persist the state
+   * that corresponds to it; the offsets are committed after it resolved. `save` must capture
+   * the state synchronously before its first await (a batch may run while it writes).
+   */
+  checkpoint?: { everyMs: number; save(topic: string, partition: number, nextOffset: string): Promise<void> };
+  /** Called when the group (re)assigns partitions: in-memory state must be reloaded. */
+  onGroupJoin?: () => void;
 }
 
 export class ConsumerRunner {
@@ -43,6 +52,11 @@ export class ConsumerRunner {
   private stopping = false;
   private readonly byName = new Map<string, TopicId>();
   private processed = 0;
+  /** topic|partition -> next offset processed but not yet committed (checkpoint mode). */
+  private readonly pending = new Map<string, { topic: string; partition: number; offset: string }>();
+  private lastCheckpoint = Date.now();
+  private inBatch: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: RunnerOptions) {
     this.consumer = o.ctx.consumer({
@@ -61,19 +75,47 @@ export class ConsumerRunner {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.byName.keys()], fromBeginning: this.o.fromBeginning ?? true });
     this.running = true;
+    if (this.o.checkpoint) {
+      // Idle streams still checkpoint, so a quiet partition does not sit uncommitted.
+      this.timer = setInterval(() => {
+        if (Date.now() - this.lastCheckpoint >= this.o.checkpoint!.everyMs && !this.stopping) {
+          this.inBatch = this.inBatch.then(() => this.checkpointNow()).catch((err: Error) => this.o.log.warn({ consumer: this.o.name, err: err.message }, 'checkpoint failed; retrying'));
+        }
+      }, Math.max(100, Math.floor(this.o.checkpoint.everyMs / 2)));
+    }
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      // Uncommitted progress belongs to state this instance is about to drop.
+      this.pending.clear();
+      this.o.onGroupJoin?.();
+    });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: (p) => this.onBatch(p),
+      eachBatch: (p) => (this.inBatch = this.onBatch(p)),
     });
   }
 
-  /** Stop fetching, let the batch in flight finish (write + commit), disconnect. */
+  /** Stop fetching, let the batch in flight finish (write + commit), checkpoint, disconnect. */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.running) await this.consumer.disconnect();
+    if (this.timer) clearInterval(this.timer);
+    if (this.running) {
+      this.consumer.pause(this.o.topics.map((id) => ({ topic: this.o.ctx.topic(id) })));
+      await this.inBatch.catch(() => undefined);
+      await this.checkpointNow().catch((err: Error) => this.o.log.error({ consumer: this.o.name, err: err.message }, 'final checkpoint failed; the next start replays from the last one'));
+      await this.consumer.disconnect();
+    }
     this.running = false;
+  }
+
+  private async checkpointNow(): Promise<void> {
+    if (!this.o.checkpoint || this.pending.size === 0) return;
+    const todo = [...this.pending.values()];
+    for (const p of todo) await this.o.checkpoint.save(p.topic, p.partition, p.offset);
+    await this.consumer.commitOffsets(todo);
+    for (const p of todo) if (this.pending.get(`${p.topic}|${p.partition}`)?.offset === p.offset) this.pending.delete(`${p.topic}|${p.partition}`);
+    this.lastCheckpoint = Date.now();
   }
 
   private async onBatch({ batch, heartbeat, isRunning, isStale, pause, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -124,7 +166,13 @@ export class ConsumerRunner {
     // kafkajs advances its fetch position only past resolved offsets; unresolved, the same
     // batch would be fetched again.
     resolveOffset(last);
-    await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+    const next = (BigInt(last) + 1n).toString();
+    if (this.o.checkpoint) {
+      this.pending.set(`${batch.topic}|${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: next });
+      if (Date.now() - this.lastCheckpoint >= this.o.checkpoint.everyMs) await this.checkpointNow();
+    } else {
+      await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    }
     this.processed += batch.messages.length;
     eventsIn.inc({ topic: batch.topic, consumer: this.o.name }, batch.messages.length);
     const hw = batch.highWatermark;

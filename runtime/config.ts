@@ -101,6 +101,7 @@ export interface Config {
     syntheticSeed: number;
   };
   sink: { batchSize: number; batchMaxWaitMs: number; retryMaxMs: number };
+  processors: { checkpointMs: number; allowedLatenessMs: number };
 }
 
 export function loadConfig(env: Env = process.env, overrides: { offline?: boolean } = {}): Config {
@@ -147,6 +148,10 @@ export function loadConfig(env: Env = process.env, overrides: { offline?: boolea
       batchSize: int(env, 'SINK_BATCH_SIZE', 5000, 1, 1_000_000),
       batchMaxWaitMs: int(env, 'SINK_BATCH_MAX_WAIT_MS', 250, 0, 60_000),
       retryMaxMs: int(env, 'SINK_RETRY_MAX_MS', 10_000, 100, 600_000),
+    },
+    processors: {
+      checkpointMs: int(env, 'PROCESSOR_CHECKPOINT_MS', 5000, 100, 600_000),
+      allowedLatenessMs: int(env, 'CANDLE_ALLOWED_LATENESS_MS', 2000, 0, 3_600_000),
     },
   };
 }

@@ -1,9 +1,9 @@
 // The one Kafka client factory: idempotent producers, consumers, and the idempotent creation of
 // every catalogued topic (and its DLQ) with its partitions, cleanup policy and retention.
-import { Kafka, logLevel, type Admin, type Producer, type Consumer, type ConsumerConfig, type ITopicConfig } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type ICustomPartitioner, type Admin, type Producer, type Consumer, type ConsumerConfig, type ITopicConfig } from 'kafkajs';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
-import { TOPICS, dlqName, DLQ_RETENTION_MS, type TopicId } from '../schemas/topics.ts';
+import { TOPICS, INTERNAL_TOPICS, dlqName, DLQ_RETENTION_MS, type TopicId } from '../schemas/topics.ts';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
@@ -12,6 +12,7 @@ export interface KafkaContext {
   prefix: string;
   /** Physical topic name for a catalogued topic. */
   topic(id: TopicId): string;
+  internal(id: keyof typeof INTERNAL_TOPICS): string;
   dlq(id: TopicId): string;
   producer(): Promise<Producer>;
   consumer(cfg: ConsumerConfig): Consumer;
@@ -47,15 +48,32 @@ export function createKafka(brokers: string[], cfg: Pick<Config['kafka'], 'clien
     kafka,
     prefix: cfg.topicPrefix,
     topic,
+    internal: (id) => `${cfg.topicPrefix}${INTERNAL_TOPICS[id].name}`,
     dlq: (id) => dlqName(topic(id)),
     async producer() {
       // Idempotent: the broker drops retried duplicates; acks=-1 is implied.
-      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: symbolPartitioner(new Set([topic('ticks'), topic('klines')])) });
       await p.connect();
       return p;
     },
     consumer: (c) => kafka.consumer({ allowAutoTopicCreation: false, ...c }),
     admin: () => kafka.admin(),
+  };
+}
+
+/**
+ * Market topics keep the key `exchange:symbol[:interval]` but are partitioned by the symbol
+ * alone (murmur2, as Java clients do), so one partition holds every exchange's view of a market
+ * and the all-exchange candle is computed in one place even with several processor instances.
+ */
+export function symbolPartitioner(bySymbol: Set<string>): ICustomPartitioner {
+  return () => {
+    const base = Partitioners.DefaultPartitioner();
+    return ({ topic, partitionMetadata, message }) => {
+      if (!bySymbol.has(topic) || message.key == null) return base({ topic, partitionMetadata, message });
+      const parts = message.key.toString().split(':');
+      return base({ topic, partitionMetadata, message: { ...message, key: parts[1] ?? parts[0]! } });
+    };
   };
 }
 
@@ -82,6 +100,19 @@ export async function ensureTopics(ctx: KafkaContext, replicationFactor: number,
         numPartitions: 1,
         replicationFactor,
         configEntries: [{ name: 'retention.ms', value: String(DLQ_RETENTION_MS) }],
+      });
+    }
+    for (const id of Object.keys(INTERNAL_TOPICS) as Array<keyof typeof INTERNAL_TOPICS>) {
+      wanted.push({
+        topic: ctx.internal(id),
+        numPartitions: INTERNAL_TOPICS[id].partitions,
+        replicationFactor,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+          { name: 'segment.ms', value: '600000' },
+          { name: 'max.message.bytes', value: String(32 * 1024 * 1024) },
+        ],
       });
     }
     const missing = wanted.filter((t) => !existing.has(t.topic));

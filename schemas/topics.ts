@@ -50,6 +50,14 @@ export interface TopicValue {
   controlEvents: E.ControlEvent;
 }
 
+/**
+ * Internal topics: processor state changelogs (JSON, not a public contract). Compacted, one
+ * record per source partition, so a restarted or rebalanced processor resumes exactly.
+ */
+export const INTERNAL_TOPICS = {
+  analyticsState: { name: 'tickflow.internal.analytics-state.v1', partitions: 1, doc: 'Market analytics state per market.ticks.v1 partition, with the offset it reflects.' },
+} as const;
+
 /** Every topic with a DLQ: `<name>.dlq`, carrying DeadLetter records with the original key. */
 export const DLQ_SCHEMA = 'dead-letter.v1.avsc';
 export const dlqName = (name: string): string => `${name}.dlq`;
