@@ -8,6 +8,8 @@ import type { Logger } from '../runtime/logger.ts';
 import { dlqTotal, eventsOut } from '../runtime/metrics.ts';
 import type { TopicId, TopicValue } from '../schemas/topics.ts';
 
+const MAX_REQUEST_BYTES = 768 * 1024;
+
 export interface Rejected { topicId: TopicId; key: string; reason: string; raw: unknown }
 
 export class EventPublisher {
@@ -31,8 +33,23 @@ export class EventPublisher {
       }
     }
     if (messages.length) {
-      await this.producer.send({ topic: this.ctx.topic(topicId), messages });
-      eventsOut.inc({ topic: this.ctx.topic(topicId) }, messages.length);
+      // One request per ~768 KiB keeps every send under the broker's default 1 MiB limit.
+      const topic = this.ctx.topic(topicId);
+      const sends: Array<Promise<unknown>> = [];
+      let chunk: typeof messages = [];
+      let bytes = 0;
+      for (const m of messages) {
+        if (bytes + m.value.length + m.key.length + 64 > MAX_REQUEST_BYTES && chunk.length) {
+          sends.push(this.producer.send({ topic, messages: chunk }));
+          chunk = [];
+          bytes = 0;
+        }
+        chunk.push(m);
+        bytes += m.value.length + m.key.length + 64;
+      }
+      sends.push(this.producer.send({ topic, messages: chunk }));
+      await Promise.all(sends);
+      eventsOut.inc({ topic }, messages.length);
     }
     if (rejected.length) await this.reject(rejected, 'validate');
     return { sent: messages.length, rejected: rejected.length };

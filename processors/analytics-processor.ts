@@ -67,6 +67,11 @@ export class AnalyticsProcessor {
     await this.runner.start();
   }
 
+  /** Partitions this instance holds state for. */
+  get partitions(): number[] {
+    return [...this.topologies.keys()].sort((a, b) => a - b);
+  }
+
   async stop(): Promise<void> {
     await this.runner?.stop();
     await this.alertsTail?.stop();
@@ -153,7 +158,9 @@ export class AnalyticsProcessor {
 
   private async save(partition: number, next: string): Promise<void> {
     const t = this.topologies.get(partition);
-    if (!t) return;
+    // No state for a partition with progress means it was just reassigned: committing its offset
+    // without the matching state would lose the records in between.
+    if (!t) throw new Error(`no analytics state for partition ${partition}; not checkpointing it`);
     // Serialized synchronously: the state matches `next` even if a batch runs during the send.
     const cp: Checkpoint = { offset: next, state: t.snapshot() };
     const value = JSON.stringify(cp);

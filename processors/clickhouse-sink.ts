@@ -39,3 +39,6 @@ export function createClickHouseWriter(client: ClickHouseClient, chunkRows = 50_
     }
   };
 }
+
+/** Every projection table, including those fed by materialized views. */
+export const PROJECTION_TABLES = [...new Set(SINK_TOPICS.map((id) => TOPICS[id].table!)), 'latest_ticks'];

@@ -38,8 +38,8 @@ export interface RunnerOptions {
   /**
    * Stateful processors commit only at checkpoints: every `everyMs` (and on stop) `save` gets
    * the next offset of each partition processed since the last one and must persist the state
-   * that corresponds to it; the offsets are committed after it resolved. `save` must capture
-   * the state synchronously before its first await (a batch may run while it writes).
+   * that corresponds to it (or throw: then nothing is committed); the offsets are committed
+   * after it resolved. Checkpoints never overlap a batch.
    */
   checkpoint?: { everyMs: number; save(topic: string, partition: number, nextOffset: string): Promise<void> };
   /** Called when the group (re)assigns partitions: in-memory state must be reloaded. */
@@ -57,6 +57,13 @@ export class ConsumerRunner {
   private lastCheckpoint = Date.now();
   private inBatch: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  /** Batches, checkpoints and group joins run one at a time, so state and offsets agree. */
+  private lock: Promise<unknown> = Promise.resolve();
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
 
   constructor(private readonly o: RunnerOptions) {
     this.consumer = o.ctx.consumer({
@@ -70,6 +77,10 @@ export class ConsumerRunner {
   }
 
   get processedCount(): number { return this.processed; }
+  /** Records decoded and held while their write is retried (at most one batch). */
+  heldRecords = 0;
+  maxHeldRecords = 0;
+  paused = false;
 
   async start(): Promise<void> {
     await this.consumer.connect();
@@ -79,20 +90,25 @@ export class ConsumerRunner {
       // Idle streams still checkpoint, so a quiet partition does not sit uncommitted.
       this.timer = setInterval(() => {
         if (Date.now() - this.lastCheckpoint >= this.o.checkpoint!.everyMs && !this.stopping) {
-          this.inBatch = this.inBatch.then(() => this.checkpointNow()).catch((err: Error) => this.o.log.warn({ consumer: this.o.name, err: err.message }, 'checkpoint failed; retrying'));
+          void this.exclusive(() => this.checkpointNow()).catch((err: Error) => this.o.log.warn({ consumer: this.o.name, err: err.message }, 'checkpoint failed; retrying'));
         }
       }, Math.max(100, Math.floor(this.o.checkpoint.everyMs / 2)));
     }
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-      // Uncommitted progress belongs to state this instance is about to drop.
-      this.pending.clear();
-      this.o.onGroupJoin?.();
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      // Uncommitted progress belongs to state this instance is about to drop; stateful
+      // processors restart each assigned partition from its committed offset, which is where
+      // their checkpointed state stands.
+      void this.exclusive(async () => {
+        this.pending.clear();
+        if (this.o.checkpoint) await this.seekToCommitted(e.payload.memberAssignment);
+        this.o.onGroupJoin?.();
+      }).catch((err: Error) => this.o.log.error({ consumer: this.o.name, err: err.message }, 'rejoin handling failed'));
     });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: (p) => (this.inBatch = this.onBatch(p)),
+      eachBatch: (p) => (this.inBatch = this.exclusive(() => this.onBatch(p))),
     });
   }
 
@@ -103,10 +119,28 @@ export class ConsumerRunner {
     if (this.running) {
       this.consumer.pause(this.o.topics.map((id) => ({ topic: this.o.ctx.topic(id) })));
       await this.inBatch.catch(() => undefined);
-      await this.checkpointNow().catch((err: Error) => this.o.log.error({ consumer: this.o.name, err: err.message }, 'final checkpoint failed; the next start replays from the last one'));
+      await this.exclusive(() => this.checkpointNow()).catch((err: Error) => this.o.log.error({ consumer: this.o.name, err: err.message }, 'final checkpoint failed; the next start replays from the last one'));
       await this.consumer.disconnect();
     }
     this.running = false;
+  }
+
+  private async seekToCommitted(assignment: Record<string, number[]>): Promise<void> {
+    const admin = this.o.ctx.admin();
+    await admin.connect();
+    try {
+      for (const [topic, partitions] of Object.entries(assignment)) {
+        const committed = (await admin.fetchOffsets({ groupId: this.o.groupId, topics: [topic] }))[0]?.partitions ?? [];
+        const ends = await admin.fetchTopicOffsets(topic);
+        for (const partition of partitions) {
+          const c = committed.find((x) => x.partition === partition)?.offset ?? '-1';
+          const offset = BigInt(c) >= 0n ? c : (ends.find((x) => x.partition === partition)?.low ?? '0');
+          this.consumer.seek({ topic, partition, offset });
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   private async checkpointNow(): Promise<void> {
@@ -135,6 +169,8 @@ export class ConsumerRunner {
 
     let attempt = 0;
     let resume: (() => void) | null = null;
+    this.heldRecords = good.length;
+    this.maxHeldRecords = Math.max(this.maxHeldRecords, good.length);
     for (;;) {
       if (!isRunning() || isStale()) return; // uncommitted; redelivered after rebalance/restart
       try {
@@ -148,6 +184,7 @@ export class ConsumerRunner {
         if (!resume) {
           // Pausing stops kafkajs fetching more for this partition while we hold the batch.
           resume = pause();
+          this.paused = true;
           consumerPaused.set({ consumer: this.o.name }, 1);
         }
         const delay = Math.min(this.o.retryMaxMs ?? 10_000, 200 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
@@ -156,8 +193,10 @@ export class ConsumerRunner {
         if (this.stopping) return;
       }
     }
+    this.heldRecords = 0;
     if (resume) {
       resume();
+      this.paused = false;
       consumerPaused.set({ consumer: this.o.name }, 0);
       this.o.log.info({ consumer: this.o.name, topic: batch.topic, partition: batch.partition, attempts: attempt }, 'writes recovered; partition resumed');
     }
@@ -169,7 +208,7 @@ export class ConsumerRunner {
     const next = (BigInt(last) + 1n).toString();
     if (this.o.checkpoint) {
       this.pending.set(`${batch.topic}|${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: next });
-      if (Date.now() - this.lastCheckpoint >= this.o.checkpoint.everyMs) await this.checkpointNow();
+      if (Date.now() - this.lastCheckpoint >= this.o.checkpoint.everyMs) await this.checkpointNow(); // already under the lock
     } else {
       await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
     }
