@@ -1,6 +1,7 @@
 // The one config loader. Every setting comes from the environment (or an explicit override
 // object), is validated here, and a bad value stops start-up with one line naming it.
 import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, readonly value: string, problem: string) {
@@ -102,6 +103,29 @@ export interface Config {
   };
   sink: { batchSize: number; batchMaxWaitMs: number; retryMaxMs: number };
   processors: { checkpointMs: number; allowedLatenessMs: number };
+  /** The proxy sources run in the ingest role unless PROXY_SOURCES=none (their settings: ingest/proxy). */
+  proxy: { enabled: boolean };
+  exchanges: {
+    ids: string[];
+    /** Per exchange overrides (symbols, ccxtOptions such as urls, transport, pollIntervalMs, klines, retry...). */
+    overrides: Record<string, Record<string, unknown>>;
+    failover: Record<string, unknown>;
+    klineIntervals: string[];
+  };
+}
+
+/** EXCHANGES_CONFIG: inline JSON, or @path to a JSON file: {"binance": {...}, "failover": {...}}. */
+function jsonObject(env: Env, name: string): Record<string, unknown> {
+  const raw = optional(env, name);
+  if (raw === null) return {};
+  let text = raw;
+  if (raw.startsWith('@')) {
+    try { text = readFileSync(raw.slice(1), 'utf8'); } catch (e) { throw new ConfigError(name, raw, `cannot read ${raw.slice(1)}: ${(e as Error).message}`); }
+  }
+  let v: unknown;
+  try { v = JSON.parse(text); } catch (e) { throw new ConfigError(name, raw, `is not valid JSON (${(e as Error).message})`); }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(name, raw, 'must be a JSON object');
+  return v as Record<string, unknown>;
 }
 
 export function loadConfig(env: Env = process.env, overrides: { offline?: boolean } = {}): Config {
@@ -112,6 +136,15 @@ export function loadConfig(env: Env = process.env, overrides: { offline?: boolea
   }
   const prefix = str(env, 'KAFKA_TOPIC_PREFIX', '');
   if (!/^[A-Za-z0-9._-]*$/.test(prefix)) throw new ConfigError('KAFKA_TOPIC_PREFIX', prefix, 'may only contain letters, digits, ".", "_" and "-"');
+  const exchangeIds = list(env, 'EXCHANGES', ['binance', 'coinbase', 'kraken', 'bybit', 'okx']);
+  for (const id of exchangeIds) if (!/^[a-z0-9]+$/.test(id)) throw new ConfigError('EXCHANGES', env.EXCHANGES ?? '', `"${id}" is not a ccxt exchange id`);
+  const exchangesJson = jsonObject(env, 'EXCHANGES_CONFIG');
+  const { failover = {}, ...perExchange } = exchangesJson;
+  for (const [k, v] of Object.entries(perExchange)) {
+    if (!exchangeIds.includes(k)) throw new ConfigError('EXCHANGES_CONFIG', env.EXCHANGES_CONFIG ?? '', `"${k}" is not in EXCHANGES (${exchangeIds.join(', ')})`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError('EXCHANGES_CONFIG', env.EXCHANGES_CONFIG ?? '', `"${k}" must map to an object`);
+  }
+  if (typeof failover !== 'object' || failover === null || Array.isArray(failover)) throw new ConfigError('EXCHANGES_CONFIG', env.EXCHANGES_CONFIG ?? '', '"failover" must map to an object');
   const source = overrides.offline ? 'synthetic' : oneOf(env, 'MARKET_SOURCE', 'exchanges', ['synthetic', 'exchanges'] as const);
   return {
     home,
@@ -148,6 +181,13 @@ export function loadConfig(env: Env = process.env, overrides: { offline?: boolea
       batchSize: int(env, 'SINK_BATCH_SIZE', 5000, 1, 1_000_000),
       batchMaxWaitMs: int(env, 'SINK_BATCH_MAX_WAIT_MS', 250, 0, 60_000),
       retryMaxMs: int(env, 'SINK_RETRY_MAX_MS', 10_000, 100, 600_000),
+    },
+    proxy: { enabled: (env.PROXY_SOURCES ?? '').trim() !== 'none' },
+    exchanges: {
+      ids: exchangeIds,
+      overrides: perExchange as Record<string, Record<string, unknown>>,
+      failover: failover as Record<string, unknown>,
+      klineIntervals: list(env, 'EXCHANGE_KLINE_INTERVALS', ['1m']),
     },
     processors: {
       checkpointMs: int(env, 'PROCESSOR_CHECKPOINT_MS', 5000, 100, 600_000),
