@@ -12,8 +12,14 @@ import { openStore, migrate, type Store } from '../runtime/clickhouse.ts';
 import { ensureKafka, ensureRegistry } from '../infra/launcher.ts';
 import { EventPublisher } from '../ingest/tick-publisher.ts';
 import { SyntheticFeed } from '../ingest/synthetic-feed.ts';
-import { ConsumerRunner, type RunnerOptions } from '../processors/consumer-runner.ts';
-import { createClickHouseWriter, SINK_TOPICS } from '../processors/clickhouse-sink.ts';
+import { startExchangeFeed, type ExchangeFeed } from '../ingest/exchange-feed.ts';
+import type { RunnerOptions } from '../processors/consumer-runner.ts';
+import { ProjectionSink } from '../processors/projection-sink.ts';
+import { ProcessorCommands } from '../processors/processor-commands.ts';
+import { startJobSystem } from '../processors/jobs/job-runner.ts';
+import { startPredictionsProcessor } from '../processors/predictions/predictions-processor.ts';
+import { startProxyIngest } from '../ingest/proxy/proxy-ingest.ts';
+import { startProxyFixtures } from '../ingest/proxy/fixtures/proxy-fixture-servers.ts';
 import { AnalyticsProcessor } from '../processors/analytics-processor.ts';
 import { EventFanout } from '../query-api/fanout.ts';
 import { buildApp } from '../query-api/app.ts';
@@ -26,9 +32,10 @@ export interface Pipeline {
   producer: Producer;
   publisher: EventPublisher;
   store: Store | null;
-  sink: ConsumerRunner | null;
+  sink: ProjectionSink | null;
   analytics: AnalyticsProcessor | null;
   feed: SyntheticFeed | null;
+  exchanges: ExchangeFeed | null;
   app: FastifyInstance | null;
   apiUrl: string | null;
   stop(): Promise<void>;
@@ -72,23 +79,19 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
     log.info({ mode: store.mode, path: store.mode === 'embedded' ? config.clickhouse.embeddedPath : config.clickhouse.url }, 'clickhouse ready');
   }
 
-  let sink: ConsumerRunner | null = null;
+  let sink: ProjectionSink | null = null;
   if (config.roles.includes('processors')) {
-    sink = new ConsumerRunner({
-      name: 'clickhouse-sink',
+    sink = new ProjectionSink({
+      ctx: kafka, codec, producer, clickhouse: store!.client, log: log.child({ component: 'sink' }),
       groupId: `${config.kafka.topicPrefix}tickflow-clickhouse-sink`,
-      topics: SINK_TOPICS,
-      ctx: kafka,
-      codec,
-      producer,
-      log: log.child({ component: 'sink' }),
-      write: (hooks.sink?.wrapWrite ?? ((w) => w))(createClickHouseWriter(store!.client)),
-      maxWaitMs: config.sink.batchMaxWaitMs,
-      retryMaxMs: config.sink.retryMaxMs,
-      afterWrite: hooks.sink?.afterWrite,
+      maxWaitMs: config.sink.batchMaxWaitMs, retryMaxMs: config.sink.retryMaxMs,
+      afterWrite: hooks.sink?.afterWrite, wrapWrite: hooks.sink?.wrapWrite,
     });
     await sink.start();
     lifecycle.onShutdown('clickhouse sink', () => sink!.stop());
+    const commands = new ProcessorCommands({ ctx: kafka, codec, producer, publisher, log: log.child({ component: 'processor-commands' }), groupId: `${config.kafka.topicPrefix}tickflow-processor-commands`, sink });
+    await commands.start();
+    lifecycle.onShutdown('processor commands', () => commands.stop());
   }
 
   let analytics: AnalyticsProcessor | null = null;
@@ -101,6 +104,11 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
     });
     await analytics.start();
     lifecycle.onShutdown('analytics processor', () => analytics!.stop());
+    const parts = { config, log, kafka, codec, producer, publisher, clickhouse: store!.client };
+    const jobs = await startJobSystem({ ...parts, log: log.child({ component: 'jobs' }) });
+    lifecycle.onShutdown('job runner', () => jobs.stop());
+    const predictions = await startPredictionsProcessor({ ...parts, log: log.child({ component: 'predictions' }) });
+    lifecycle.onShutdown('predictions processor', () => predictions.stop());
   }
 
   let app: FastifyInstance | null = null;
@@ -109,13 +117,16 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
     const fanout = new EventFanout(kafka, codec, log.child({ component: 'fanout' }));
     await fanout.start();
     lifecycle.onShutdown('websocket fan-out', () => fanout.stop());
-    app = await buildApp({ config, log, clickhouse: store!.client, publisher, fanout, storeMode: store!.mode, readOnlyQuery: store!.readOnlyQuery });
+    // The API reports on the services actually in use, started here or configured.
+    const resolved: Config = { ...config, kafka: { ...config.kafka, brokers }, registry: { ...config.registry, url: registryUrl } };
+    app = await buildApp({ config: resolved, log, clickhouse: store!.client, publisher, fanout, storeMode: store!.mode, readOnlyQuery: store!.readOnlyQuery });
     apiUrl = await app.listen({ host: config.api.host, port: config.api.port });
     lifecycle.onShutdown('http server', () => app!.close());
     log.info({ url: apiUrl }, 'api listening');
   }
 
   let feed: SyntheticFeed | null = null;
+  let exchanges: ExchangeFeed | null = null;
   if (config.roles.includes('ingest')) {
     if (config.market.source === 'synthetic') {
       feed = new SyntheticFeed(
@@ -125,9 +136,23 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
       feed.start();
       lifecycle.onShutdown('synthetic feed', () => feed!.stop());
     } else {
-      log.warn('MARKET_SOURCE=exchanges: live exchange ingest is not wired yet in this build; use --offline');
+      exchanges = await startExchangeFeed({ config, ctx: kafka, codec, producer, publisher, log: log.child({ component: 'exchange-ingest' }) });
+      lifecycle.onShutdown('exchange ingest', () => exchanges!.stop());
     }
   }
 
-  return { config, lifecycle, kafka, codec, producer, publisher, store, sink, analytics, feed, app, apiUrl, stop: () => lifecycle.shutdown('stop') };
+  if (config.roles.includes('ingest') && config.proxy.enabled) {
+    let env: Record<string, string | undefined> = process.env;
+    if (config.market.source === 'synthetic') {
+      // Offline: the proxy sources poll local servers that answer in the real APIs' formats.
+      const fixtures = await startProxyFixtures();
+      lifecycle.onShutdown('proxy fixture servers', () => fixtures.close());
+      env = { ...fixtures.env(), ...process.env };
+      log.info('offline: proxy sources read local fixture servers');
+    }
+    const proxy = await startProxyIngest({ publisher, log: log.child({ component: 'proxy' }), env });
+    lifecycle.onShutdown('proxy ingest', () => proxy.stop());
+  }
+
+  return { config, lifecycle, kafka, codec, producer, publisher, store, sink, analytics, feed, exchanges, app, apiUrl, stop: () => lifecycle.shutdown('stop') };
 }
