@@ -34,21 +34,21 @@ export class EventPublisher {
     }
     if (messages.length) {
       // One request per ~768 KiB keeps every send under the broker's default 1 MiB limit.
+      // Sent one after another: concurrent sends on one idempotent kafkajs producer are not
+      // safe, and sequential sends keep per-partition order across chunks.
       const topic = this.ctx.topic(topicId);
-      const sends: Array<Promise<unknown>> = [];
       let chunk: typeof messages = [];
       let bytes = 0;
       for (const m of messages) {
         if (bytes + m.value.length + m.key.length + 64 > MAX_REQUEST_BYTES && chunk.length) {
-          sends.push(this.producer.send({ topic, messages: chunk }));
+          await this.producer.send({ topic, messages: chunk });
           chunk = [];
           bytes = 0;
         }
         chunk.push(m);
         bytes += m.value.length + m.key.length + 64;
       }
-      sends.push(this.producer.send({ topic, messages: chunk }));
-      await Promise.all(sends);
+      await this.producer.send({ topic, messages: chunk });
       eventsOut.inc({ topic }, messages.length);
     }
     if (rejected.length) await this.reject(rejected, 'validate');

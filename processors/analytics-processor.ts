@@ -153,7 +153,7 @@ export class AnalyticsProcessor {
       if (!list) byTopic.set(o.topicId, (list = []));
       list.push({ key: o.key, value: o.value as never });
     }
-    await Promise.all([...byTopic].map(([topicId, events]) => this.d.publisher.publish(topicId, events)));
+    for (const [topicId, events] of byTopic) await this.d.publisher.publish(topicId, events);
   }
 
   private async save(partition: number, next: string): Promise<void> {

@@ -54,11 +54,29 @@ export function createKafka(brokers: string[], cfg: Pick<Config['kafka'], 'clien
       // Idempotent: the broker drops retried duplicates; acks=-1 is implied.
       const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: symbolPartitioner(new Set([topic('ticks'), topic('klines')])) });
       await p.connect();
-      return p;
+      return serializeSends(p);
     },
     consumer: (c) => kafka.consumer({ allowAutoTopicCreation: false, ...c }),
     admin: () => kafka.admin(),
   };
+}
+
+/**
+ * kafkajs' idempotent producer silently drops messages when several send() calls are in flight
+ * at once (tulios/kafkajs#1005): every send on the shared producer is queued behind the last.
+ */
+export function serializeSends(p: Producer): Producer {
+  let last: Promise<unknown> = Promise.resolve();
+  const queue = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = last.then(fn, fn);
+    last = run.catch(() => undefined);
+    return run;
+  };
+  const send = p.send.bind(p);
+  const sendBatch = p.sendBatch.bind(p);
+  p.send = (record) => queue(() => send(record));
+  p.sendBatch = (batch) => queue(() => sendBatch(batch));
+  return p;
 }
 
 /**

@@ -58,3 +58,31 @@ describe('package-lock', () => {
     for (const name of wanted) expect(lock.packages[`node_modules/${name}`], name).toBeDefined();
   });
 });
+
+import { serializeSends } from '../../../runtime/kafka.ts';
+import type { Producer } from 'kafkajs';
+
+describe('serializeSends', () => {
+  it('never lets two sends of the shared producer overlap, and keeps their order', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const order: number[] = [];
+    const fake = {
+      send: async (r: { topic: string }) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((res) => setTimeout(res, 5));
+        order.push(Number(r.topic));
+        inFlight--;
+        if (r.topic === '3') throw new Error('broker said no');
+        return [];
+      },
+      sendBatch: async () => [],
+    } as unknown as Producer;
+    const p = serializeSends(fake);
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => p.send({ topic: String(i), messages: [] })));
+    expect(maxInFlight).toBe(1);
+    expect(order).toEqual([1, 2, 3, 4, 5]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  });
+});
