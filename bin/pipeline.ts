@@ -114,7 +114,7 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
   let app: FastifyInstance | null = null;
   let apiUrl: string | null = null;
   if (config.roles.includes('api')) {
-    const fanout = new EventFanout(kafka, codec, log.child({ component: 'fanout' }));
+    const fanout = new EventFanout(kafka, codec, log.child({ component: 'fanout' }), config.api.wsMaxBufferedBytes);
     await fanout.start();
     lifecycle.onShutdown('websocket fan-out', () => fanout.stop());
     // The API reports on the services actually in use, started here or configured.

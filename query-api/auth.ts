@@ -64,7 +64,12 @@ export function identify(secret: Buffer) {
   return async (req: FastifyRequest): Promise<void> => {
     req.user = null;
     const h = req.headers.authorization;
-    if (!h) return;
+    if (!h) {
+      // Browsers cannot set headers on a WebSocket: the upgrade may carry ?token= instead.
+      const token = (req.query as Record<string, unknown> | undefined)?.token;
+      if (req.headers.upgrade?.toLowerCase() === 'websocket' && typeof token === 'string') req.user = verifyToken(secret, token);
+      return;
+    }
     const m = /^Bearer\s+(\S+)$/i.exec(h);
     if (!m) throw new HttpError(401, 'authorization header must be "Bearer <token>"');
     req.user = verifyToken(secret, m[1]!);

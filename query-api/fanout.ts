@@ -77,6 +77,8 @@ export class EventFanout {
         wsDropped.inc({ what: 'client' });
         this.log.warn({ channel, buffered: c.socket.bufferedAmount }, 'dropping slow WebSocket client');
         c.socket.close(4008, 'client too slow: send buffer over limit');
+        // The close frame waits behind the unread data; end the connection if it cannot go out.
+        setTimeout(() => c.socket.terminate(), 1000).unref();
         this.remove(c);
         continue;
       }

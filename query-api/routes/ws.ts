@@ -42,7 +42,7 @@ export const wsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/ws', { websocket: true, schema: { tags: ['ws'], summary: 'WebSocket for real-time ticks, candles, indicators, signals, predictions and your alert triggers', hide: false } }, (socket, req) => {
     if (!fanout) { socket.close(1011, 'fan-out is not running on this instance'); return; }
-    const userId = (req as unknown as { user?: { id: string } }).user?.id ?? null;
+    const userId = req.user?.id ?? null;
     const client: ClientState = { socket, channels: new Set(), userId, sent: 0, connectedAt: Date.now() };
     fanout.add(client);
     let alive = true;
