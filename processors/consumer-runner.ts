@@ -6,7 +6,7 @@ import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs
 import type { KafkaContext } from '../runtime/kafka.ts';
 import { DecodeError, type EventCodec } from '../runtime/codec.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { consumerLag, consumerPaused, dlqTotal, eventsIn, sinkWriteFailures } from '../runtime/metrics.ts';
+import { consumerLag, consumerPaused, dlqTotal, eventsIn, sinkWriteFailures, skippedUndecodable } from '../runtime/metrics.ts';
 import type { TopicId, TopicValue } from '../schemas/topics.ts';
 
 export interface ConsumedRecord<K extends TopicId = TopicId> {
@@ -42,6 +42,12 @@ export interface RunnerOptions {
    * after it resolved. Checkpoints never overlap a batch.
    */
   checkpoint?: { everyMs: number; save(topic: string, partition: number, nextOffset: string): Promise<void> };
+  /**
+   * Whether this consumer writes undecodable records to the topic's DLQ. Exactly one consumer
+   * owns each topic's DLQ (the ClickHouse sink, which reads every topic); the others skip such
+   * records and count them, so a bad message is dead-lettered once.
+   */
+  deadLetters?: 'send' | 'skip';
   /** Called when the group (re)assigns partitions: in-memory state must be reloaded. */
   onGroupJoin?: () => void;
 }
@@ -174,7 +180,13 @@ export class ConsumerRunner {
     for (;;) {
       if (!isRunning() || isStale()) return; // uncommitted; redelivered after rebalance/restart
       try {
-        if (dead.length) await this.sendToDlq(topicId, batch.partition, dead);
+        if (dead.length) {
+          if ((this.o.deadLetters ?? 'skip') === 'send') await this.sendToDlq(topicId, batch.partition, dead);
+          else {
+            skippedUndecodable.inc({ consumer: this.o.name, topic: batch.topic }, dead.length);
+            this.o.log.debug({ consumer: this.o.name, topic: batch.topic, count: dead.length }, 'skipped undecodable messages (the sink dead-letters them)');
+          }
+        }
         dead.length = 0;
         if (good.length) await this.o.write(good);
         break;
