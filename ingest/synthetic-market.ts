@@ -3,6 +3,7 @@
 // the same market quoted on several exchanges looks like the real thing. Pure and deterministic:
 // the same seed and clock give the same ticks.
 import type { Tick } from '../schemas/generated/events.ts';
+import { mulberry32 } from '../runtime/seeded-random.ts';
 
 export interface SyntheticMarketOptions {
   symbols: string[];
@@ -17,17 +18,7 @@ export interface SyntheticMarketOptions {
 const DEFAULT_PRICES: Record<string, number> = { 'BTC/USDT': 65_000, 'ETH/USDT': 3_200, 'SOL/USDT': 150, 'XRP/USDT': 0.6, 'BNB/USDT': 580, 'ADA/USDT': 0.45 };
 const MS_PER_YEAR = 365 * 24 * 3600 * 1000;
 
-/** mulberry32: a tiny, fast, well-distributed seeded PRNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 interface MarketState { mid: number; vol: number; lastTime: number; seq: number }
 

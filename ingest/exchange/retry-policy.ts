@@ -53,16 +53,7 @@ function checkConsistent(config: RetryConfig): RetryConfig {
 }
 
 /** Deterministic [0, 1) generator (mulberry32) for reproducible jitter in tests and replays. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export { mulberry32 as seededRandom } from '../../runtime/seeded-random.ts';
 
 export class RetryPolicy {
   private current: RetryConfig;

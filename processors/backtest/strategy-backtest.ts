@@ -13,7 +13,7 @@
 //   per-candle values (intra-candle moves are not seen). Annualization assumes 24/7 markets:
 //   periods per year = 365 days / interval.
 import type { Candle, SignalSide } from '../../schemas/generated/events.ts';
-import { mulberry32, randomIndex } from './seeded-random.ts';
+import { mulberry32, randomIndex } from '../../runtime/seeded-random.ts';
 
 /** What this backtester needs from a strategy; any object with this shape works. */
 export interface Strategy {

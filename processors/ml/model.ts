@@ -6,7 +6,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { io, LayersModel, Tensor } from '@tensorflow/tfjs';
 import type { Candle, PredictedDirection, Prediction } from '../../schemas/generated/events.ts';
-import { mulberry32, seededPermutation } from '../backtest/seeded-random.ts';
+import { mulberry32, seededPermutation } from '../../runtime/seeded-random.ts';
 import {
   buildDataset,
   computeFeatureTable,

@@ -1,7 +1,7 @@
 // Seeded synthetic candles for the ML and backtest tests: log returns follow an AR(1) process
 // (some momentum a model can learn) with noise; same seed, same candles.
 import type { Candle } from '../../../schemas/generated/events.ts';
-import { gaussian, mulberry32 } from '../../../processors/backtest/seeded-random.ts';
+import { gaussian, mulberry32 } from '../../../runtime/seeded-random.ts';
 
 export interface SyntheticOptions {
   count: number;
