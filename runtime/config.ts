@@ -1,6 +1,6 @@
 // The one config loader. Every setting comes from the environment (or an explicit override
 // object), is validated here, and a bad value stops start-up with one line naming it.
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 
 export class ConfigError extends Error {
@@ -103,6 +103,14 @@ export interface Config {
   };
   sink: { batchSize: number; batchMaxWaitMs: number; retryMaxMs: number };
   processors: { checkpointMs: number; allowedLatenessMs: number };
+  monitoring: {
+    /** Where operational alerts are POSTed as JSON; never logged. */
+    opsAlertWebhookUrl: string | null;
+    /** Crash, heap and CPU dumps; inside `home`. */
+    crashDumpDir: string;
+    sloFile: string;
+    sloSampleIntervalMs: number;
+  };
   /** The proxy sources run in the ingest role unless PROXY_SOURCES=none (their settings: ingest/proxy). */
   proxy: { enabled: boolean };
   exchanges: {
@@ -112,6 +120,14 @@ export interface Config {
     failover: Record<string, unknown>;
     klineIntervals: string[];
   };
+}
+
+function insideHome(home: string, env: Env, name: string, fallback: string): string {
+  const raw = str(env, name, fallback);
+  const dir = resolve(home, raw);
+  const rel = relative(home, dir);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new ConfigError(name, raw, `must be inside TICKFLOW_HOME (${home})`);
+  return dir;
 }
 
 /** EXCHANGES_CONFIG: inline JSON, or @path to a JSON file: {"binance": {...}, "failover": {...}}. */
@@ -182,6 +198,12 @@ export function loadConfig(env: Env = process.env, overrides: { offline?: boolea
       batchSize: int(env, 'SINK_BATCH_SIZE', 5000, 1, 1_000_000),
       batchMaxWaitMs: int(env, 'SINK_BATCH_MAX_WAIT_MS', 250, 0, 60_000),
       retryMaxMs: int(env, 'SINK_RETRY_MAX_MS', 10_000, 100, 600_000),
+    },
+    monitoring: {
+      opsAlertWebhookUrl: url(env, 'OPS_ALERT_WEBHOOK_URL'),
+      crashDumpDir: insideHome(home, env, 'CRASH_DUMP_DIR', 'crash-dumps'),
+      sloFile: resolve(home, str(env, 'TICKFLOW_SLO_FILE', 'slo.json')),
+      sloSampleIntervalMs: int(env, 'SLO_SAMPLE_INTERVAL_MS', 15_000, 1000, 3_600_000),
     },
     proxy: { enabled: (env.PROXY_SOURCES ?? '').trim() !== 'none' },
     exchanges: {

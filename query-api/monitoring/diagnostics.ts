@@ -26,12 +26,6 @@ export const DumpFileSchema = Type.Object({
 });
 export type DumpFile = Static<typeof DumpFileSchema>;
 
-export function dumpDir(home: string, env: Record<string, string | undefined> = process.env): string {
-  const dir = resolve(home, env.CRASH_DUMP_DIR?.trim() || 'crash-dumps');
-  const rel = relative(resolve(home), dir);
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new Error('CRASH_DUMP_DIR must be inside TICKFLOW_HOME');
-  return dir;
-}
 
 export class CrashDumps {
   private profiling = false;

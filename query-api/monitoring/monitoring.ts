@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import type { ApiDeps } from '../context.ts';
 import { HealthModel, PROXY_SOURCES } from '../health-model.ts';
 import { defaultSlos, RollingSamples, SloEngine, type SloDefinition } from './slo.ts';
-import { OpsAlerts, webhookFromEnv } from './ops-alerts.ts';
-import { CrashDumps, dumpDir } from './diagnostics.ts';
+import { OpsAlerts } from './ops-alerts.ts';
+import { CrashDumps } from './diagnostics.ts';
 
 export interface Monitoring {
   health: HealthModel;
@@ -29,18 +29,14 @@ declare module 'fastify' {
   }
 }
 
-export function sloFile(home: string, env: Record<string, string | undefined> = process.env): string {
-  return env.TICKFLOW_SLO_FILE?.trim() || join(home, 'slo.json');
-}
-
-export function createMonitoring(deps: ApiDeps, env: Record<string, string | undefined> = process.env): Monitoring {
-  const exchanges = deps.config.market.source === 'synthetic' ? deps.config.market.syntheticExchanges : [];
-  const slo = new SloEngine(defaultSlos(exchanges, Object.keys(PROXY_SOURCES)), sloFile(deps.config.home, env));
+export function createMonitoring(deps: ApiDeps): Monitoring {
+  const m = deps.config.monitoring;
+  const exchanges = deps.config.market.source === 'synthetic' ? deps.config.market.syntheticExchanges : deps.config.exchanges.ids;
+  const slo = new SloEngine(defaultSlos(exchanges, Object.keys(PROXY_SOURCES)), m.sloFile);
   const health = new HealthModel({ config: deps.config, log: deps.log, clickhouse: deps.clickhouse });
-  const opsAlerts = new OpsAlerts(deps.log, webhookFromEnv(env));
-  const dumps = new CrashDumps(dumpDir(deps.config.home, env));
-  const sampleIntervalMs = Number(env.SLO_SAMPLE_INTERVAL_MS ?? 15_000);
-  if (!Number.isInteger(sampleIntervalMs) || sampleIntervalMs < 1000) throw new Error('SLO_SAMPLE_INTERVAL_MS must be an integer >= 1000');
+  const opsAlerts = new OpsAlerts(deps.log, m.opsAlertWebhookUrl);
+  const dumps = new CrashDumps(m.crashDumpDir);
+  const sampleIntervalMs = m.sloSampleIntervalMs;
   const lastStatus = new Map<string, string>();
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;

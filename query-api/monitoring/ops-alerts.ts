@@ -27,13 +27,6 @@ export const OpsAlertSchema = Type.Object({
 });
 export type OpsAlert = Static<typeof OpsAlertSchema>;
 
-export function webhookFromEnv(env: Record<string, string | undefined> = process.env): string | null {
-  const v = env.OPS_ALERT_WEBHOOK_URL?.trim();
-  if (!v) return null;
-  const u = new URL(v); // throws on garbage: a bad setting stops start-up
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('OPS_ALERT_WEBHOOK_URL must be an http(s) URL');
-  return v;
-}
 
 export class OpsAlerts {
   private readonly history: OpsAlert[] = [];

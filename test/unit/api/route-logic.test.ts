@@ -7,8 +7,9 @@ import { ALERT_TYPES, parseAlertDefinition } from '../../../processors/alerts/al
 import { ALERT_TYPE_DOCS } from '../../../query-api/routes/alerts.ts';
 import { pickTicker } from '../../../query-api/routes/exchanges.ts';
 import { consensus } from '../../../query-api/routes/signals.ts';
-import { OpsAlerts, webhookFromEnv } from '../../../query-api/monitoring/ops-alerts.ts';
-import { CrashDumps, dumpDir } from '../../../query-api/monitoring/diagnostics.ts';
+import { OpsAlerts } from '../../../query-api/monitoring/ops-alerts.ts';
+import { loadConfig } from '../../../runtime/config.ts';
+import { CrashDumps } from '../../../query-api/monitoring/diagnostics.ts';
 import { createLogger } from '../../../runtime/logger.ts';
 
 describe('alert type docs', () => {
@@ -59,7 +60,7 @@ describe('operational alerts', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
     const log = createLogger('silent');
-    const ops = new OpsAlerts(log, webhookFromEnv({ OPS_ALERT_WEBHOOK_URL: `http://127.0.0.1:${port}/hook` }));
+    const ops = new OpsAlerts(log, loadConfig({ OPS_ALERT_WEBHOOK_URL: `http://127.0.0.1:${port}/hook` }).monitoring.opsAlertWebhookUrl);
     const a = await ops.send({ severity: 'critical', title: 'disk', message: 'full', source: 'manual:root' });
     expect(a.delivery).toEqual({ log: true, webhook: 'sent', webhook_status: 204, webhook_error: null });
     expect(received[0]!.body).toMatchObject({ id: a.id, severity: 'critical', title: 'disk', message: 'full', service: 'tickflow' });
@@ -70,15 +71,15 @@ describe('operational alerts', () => {
     expect(ops.recent(10, 'critical').map((x) => x.title)).toEqual(['disk']);
     expect(ops.stats()).toMatchObject({ total: 2, by_severity: { info: 1, warning: 0, critical: 1 }, by_source: { 'manual:root': 1, slo: 1 }, webhook_sent: 2, webhook_failed: 0, webhook_configured: true });
     expect(new OpsAlerts(log, null).stats().webhook_configured).toBe(false);
-    expect(() => webhookFromEnv({ OPS_ALERT_WEBHOOK_URL: 'ftp://x' })).toThrow();
+    expect(() => loadConfig({ OPS_ALERT_WEBHOOK_URL: 'ftp://x' })).toThrow(/OPS_ALERT_WEBHOOK_URL/);
   });
 });
 
 describe('crash dumps', () => {
   it('keeps the dump folder inside TICKFLOW_HOME, writes a report and a CPU profile, and lists them with sizes', async () => {
     const home = mkdtempSync(join(tmpdir(), 'dumps-'));
-    expect(() => dumpDir(home, { CRASH_DUMP_DIR: '../elsewhere' })).toThrow(/inside TICKFLOW_HOME/);
-    const d = new CrashDumps(dumpDir(home, {}));
+    expect(() => loadConfig({ TICKFLOW_HOME: home, CRASH_DUMP_DIR: '../elsewhere' })).toThrow(/inside TICKFLOW_HOME/);
+    const d = new CrashDumps(loadConfig({ TICKFLOW_HOME: home }).monitoring.crashDumpDir);
     expect(d.dir).toBe(join(home, 'crash-dumps'));
     const report = d.report();
     const cpu = await d.cpuProfile(100);
