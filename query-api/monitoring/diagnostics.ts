@@ -4,7 +4,7 @@
 // The folder keeps the newest MAX_DUMPS files.
 import { Literals } from '../schema-literals.ts';
 import { mkdirSync, readdirSync, statSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve, relative, isAbsolute } from 'node:path';
+import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { writeHeapSnapshot } from 'node:v8';
 import os from 'node:os';

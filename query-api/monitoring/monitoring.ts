@@ -1,7 +1,6 @@
 // What the monitoring routes and the app's hooks share, created once per application: the one
 // health model, the SLO engine with its freshness sampler, operational alerts, crash dumps and
 // the request recorder behind the telemetry summary.
-import { join } from 'node:path';
 import type { ApiDeps } from '../context.ts';
 import { HealthModel, PROXY_SOURCES } from '../health-model.ts';
 import { defaultSlos, RollingSamples, SloEngine, type SloDefinition } from './slo.ts';
