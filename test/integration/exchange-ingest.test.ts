@@ -111,6 +111,12 @@ describe('exchange ingest on real services', () => {
     expect(done.holes.every((h) => h.closed)).toBe(true);
     const [bf] = await q<{ n: string }>(`SELECT count() AS n FROM klines FINAL WHERE exchange = 'binance' AND backfill`);
     expect(Number(bf!.n)).toBeGreaterThan(0);
+    // The same, as analysts query it: the hole in the connection history, and the report.
+    const holes = await q<{ kind: string }>(`SELECT kind FROM connection_events WHERE exchange = 'binance' ORDER BY event_time`);
+    expect(holes.map((h) => h.kind)).toContain('connection.down');
+    const [rep] = await q<{ closed_holes: string; open_holes: string }>(`SELECT closed_holes, open_holes FROM kline_completeness WHERE exchange = 'binance' AND closed_holes > 0 ORDER BY event_time DESC LIMIT 1`);
+    expect(Number(rep!.closed_holes)).toBeGreaterThan(0);
+    expect(Number(rep!.open_holes)).toBe(0);
   });
 
   it('keeps garbage and NaN prices out of market.ticks.v1 and sends them to its DLQ with reasons', async () => {
