@@ -5,6 +5,11 @@ import { createLogger } from '../runtime/logger.ts';
 import { resolveAll, serviceStatus, stopServices, ensureKafka, ensureRegistry } from '../infra/launcher.ts';
 import { startPipeline } from './pipeline.ts';
 import { loadJwtSecret, signToken } from '../query-api/auth.ts';
+import { openStore, migrate, type Store } from '../runtime/clickhouse.ts';
+import { join } from 'node:path';
+import { runCli, type CandleQuery } from '../processors/ml/cli.ts';
+import { loadFinalCandles } from '../processors/jobs/candle-history.ts';
+import { createStrategy } from '../processors/signals/strategy-registry.ts';
 
 const USAGE = `usage: tickflow <command>
   start [--offline]        run the pipeline (ingest, processors, api; TICKFLOW_ROLES picks a subset)
@@ -12,6 +17,9 @@ const USAGE = `usage: tickflow <command>
   services up|down|status|resolve
                            the local Kafka broker and schema registry (resolve: fetch jars only)
   sql "<query>"            read-only SQL against the running pipeline (POST /api/v1/sql; admin token)
+  train ... | backtest ...  training and walk-forward / strategy backtests in this terminal, with a
+                           progress bar (tickflow train --help); candles from ClickHouse, or --candles file.json.
+                           With the embedded store, stop the pipeline first (chDB binds its data to one process).
   token --user ID [--role user|admin] [--days N]
                            mint an API bearer token signed with API_JWT_SECRET or $TICKFLOW_HOME/jwt-secret`;
 
@@ -53,6 +61,28 @@ async function main(argv: string[]): Promise<number> {
       if (!r.ok) { console.error(body.error ?? r.statusText); return 1; }
       for (const row of body.rows ?? []) console.log(JSON.stringify(row));
       return 0;
+    }
+    case 'train':
+    case 'backtest': {
+      const config = loadConfig(process.env);
+      let store: Store | null = null;
+      const loadCandles = async (q: CandleQuery) => {
+        if (!store) {
+          store = await openStore(config.clickhouse);
+          await migrate(store.client, createLogger('warn'));
+        }
+        return loadFinalCandles(store.client, q);
+      };
+      // Models and artifacts go where the job system keeps them, so the API lists them too.
+      const dirs = [
+        ...(rest.includes('--models-dir') ? [] : ['--models-dir', join(config.home, 'models')]),
+        ...(rest.includes('--artifacts-dir') ? [] : ['--artifacts-dir', join(config.home, 'artifacts')]),
+      ];
+      try {
+        return await runCli([cmd, ...rest, ...(rest.includes('--help') ? [] : dirs)], { loadCandles, resolveStrategy: (name, params) => createStrategy(name, params) });
+      } finally {
+        await (store as Store | null)?.close();
+      }
     }
     case 'token': {
       const config = loadConfig(process.env);
