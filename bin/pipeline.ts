@@ -46,8 +46,11 @@ export interface PipelineHooks {
   sink?: Pick<RunnerOptions, 'afterWrite'> & { wrapWrite?: (write: RunnerOptions['write']) => RunnerOptions['write'] };
 }
 
-export async function startPipeline(config: Config, log: Logger, hooks: PipelineHooks = {}): Promise<Pipeline> {
-  const lifecycle = new Lifecycle(log);
+/**
+ * Pass a lifecycle whose signal handlers are already installed to make SIGTERM during start-up
+ * drain what has started so far (the CLI does).
+ */
+export async function startPipeline(config: Config, log: Logger, hooks: PipelineHooks = {}, lifecycle = new Lifecycle(log)): Promise<Pipeline> {
   const launchLog = { info: (m: string) => log.info({ component: 'services' }, m), warn: (m: string) => log.warn({ component: 'services' }, m) };
 
   let brokers = config.kafka.brokers;

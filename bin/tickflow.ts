@@ -4,6 +4,7 @@ import { loadConfig, ConfigError } from '../runtime/config.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { resolveAll, serviceStatus, stopServices, ensureKafka, ensureRegistry } from '../infra/launcher.ts';
 import { startPipeline } from './pipeline.ts';
+import { Lifecycle } from '../runtime/lifecycle.ts';
 import { loadJwtSecret, signToken } from '../query-api/auth.ts';
 import { openStore, migrate, type Store } from '../runtime/clickhouse.ts';
 import { join } from 'node:path';
@@ -29,8 +30,9 @@ async function main(argv: string[]): Promise<number> {
     case 'start': {
       const config = loadConfig(process.env, { offline: rest.includes('--offline') });
       const log = createLogger(config.logLevel);
-      const p = await startPipeline(config, log);
-      p.lifecycle.installSignalHandlers();
+      const lifecycle = new Lifecycle(log);
+      lifecycle.installSignalHandlers();
+      const p = await startPipeline(config, log, {}, lifecycle);
       log.info({ roles: config.roles, source: config.market.source, api: p.apiUrl }, 'tickflow is running');
       return new Promise<number>(() => undefined); // runs until a signal
     }
