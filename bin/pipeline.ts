@@ -18,6 +18,7 @@ import { ProjectionSink } from '../processors/projection-sink.ts';
 import { ProcessorCommands } from '../processors/processor-commands.ts';
 import { startJobSystem } from '../processors/jobs/job-runner.ts';
 import { startPredictionsProcessor } from '../processors/predictions/predictions-processor.ts';
+import { PredictionAlerts } from '../processors/prediction-alerts.ts';
 import { startProxyIngest } from '../ingest/proxy/proxy-ingest.ts';
 import { startProxyFixtures } from '../ingest/proxy/fixtures/proxy-fixture-servers.ts';
 import { AnalyticsProcessor } from '../processors/analytics-processor.ts';
@@ -112,6 +113,9 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
     lifecycle.onShutdown('job runner', () => jobs.stop());
     const predictions = await startPredictionsProcessor({ ...parts, log: log.child({ component: 'predictions' }) });
     lifecycle.onShutdown('predictions processor', () => predictions.stop());
+    const predictionAlerts = new PredictionAlerts({ ctx: kafka, codec, producer, publisher, clickhouse: store!.client, log: log.child({ component: 'prediction-alerts' }), groupId: `${config.kafka.topicPrefix}tickflow-prediction-alerts` });
+    await predictionAlerts.start();
+    lifecycle.onShutdown('prediction alerts', () => predictionAlerts.stop());
   }
 
   let app: FastifyInstance | null = null;
