@@ -75,6 +75,9 @@ const symbolList = (env: Env, name: string, fallback: string[]): string[] => {
   return items;
 };
 
+/** The readers every settings loader uses, so every bad value fails the same way. */
+export { int as readInt, url as readUrl };
+
 export const ROLES = ['ingest', 'processors', 'api'] as const;
 export type Role = (typeof ROLES)[number];
 

@@ -3,7 +3,7 @@
 // NEWSAPI, COINGECKO): PROXY_<S>_URL, PROXY_<S>_API_KEY, PROXY_<S>_INTERVAL_MS and the source's own
 // settings PROXY_<S>_<SETTING>; for all: PROXY_SOURCES, PROXY_TIMEOUT_MS, PROXY_BACKOFF_BASE_MS,
 // PROXY_BACKOFF_MAX_MS.
-import { ConfigError } from '../../runtime/config.ts';
+import { ConfigError, readInt, readUrl } from '../../runtime/config.ts';
 import type { ProxySource } from './proxy-source.ts';
 import { PROXY_SOURCES } from './sources/index.ts';
 
@@ -30,25 +30,8 @@ export interface ProxyConfig {
 
 const blank = (v: string | undefined): boolean => v === undefined || v.trim() === '';
 
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (blank(raw)) return fallback;
-  if (!/^\d+$/.test(raw!.trim()) || Number(raw) < min || Number(raw) > max) throw new ConfigError(name, raw!, `must be an integer between ${min} and ${max}`);
-  return Number(raw);
-}
-
-function url(env: Env, name: string, fallback: string): string {
-  const raw = env[name];
-  if (blank(raw)) return fallback;
-  const v = raw!.trim();
-  try {
-    const u = new URL(v);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
-  } catch {
-    throw new ConfigError(name, v, 'must be an http:// or https:// URL');
-  }
-  return v.replace(/\/+$/, '');
-}
+const int = readInt;
+const url = (env: Env, name: string, fallback: string): string => readUrl(env, name) ?? fallback;
 
 export function loadProxyConfig(env: Env = process.env, catalogue: readonly ProxySource[] = PROXY_SOURCES): ProxyConfig {
   const names = catalogue.map((s) => s.name);
