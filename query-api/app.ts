@@ -10,6 +10,7 @@ import { marketRoutes } from './routes/market.ts';
 import { wsRoutes } from './routes/ws.ts';
 import { sqlRoutes } from './routes/sql.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { installReadCache } from './read-cache.ts';
 import { mlRoutes } from './routes/ml.ts';
 import { predictionRoutes } from './routes/predictions.ts';
 import { signalsBacktestRoutes } from './routes/signals-backtest.ts';
@@ -91,6 +92,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     timeWindow: 60_000,
     keyGenerator: (req) => (req.user ? `user:${req.user.id}` : `ip:${req.ip}`),
   });
+  installReadCache(app as unknown as FastifyInstance, deps.config.api.readCacheMs);
 
   app.get('/', {
     schema: {

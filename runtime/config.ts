@@ -96,7 +96,7 @@ export interface Config {
   };
   registry: { url: string | null; localPort: number };
   clickhouse: { url: string | null; user: string; password: string; database: string; embeddedPath: string };
-  api: { host: string; port: number; rateLimitPerMinute: number; wsMaxBufferedBytes: number };
+  api: { host: string; port: number; rateLimitPerMinute: number; wsMaxBufferedBytes: number; readCacheMs: number };
   market: {
     source: 'synthetic' | 'exchanges';
     symbols: string[];
@@ -189,6 +189,7 @@ export function loadConfig(env: Env = process.env, overrides: { offline?: boolea
       port: int(env, 'API_PORT', 8080, 0, 65535),
       rateLimitPerMinute: int(env, 'API_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
       wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1 << 20, 1024, 1 << 30),
+      readCacheMs: int(env, 'API_READ_CACHE_MS', 250, 0, 60_000),
     },
     market: {
       source,
