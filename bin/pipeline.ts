@@ -12,7 +12,7 @@ import { openStore, migrate, type Store } from '../runtime/clickhouse.ts';
 import { ensureKafka, ensureRegistry } from '../infra/launcher.ts';
 import { EventPublisher } from '../ingest/tick-publisher.ts';
 import { SyntheticFeed } from '../ingest/synthetic-feed.ts';
-import { startExchangeFeed, type ExchangeFeed } from '../ingest/exchange-feed.ts';
+import type { ExchangeFeed } from '../ingest/exchange-feed.ts';
 import type { RunnerOptions } from '../processors/consumer-runner.ts';
 import { ProjectionSink } from '../processors/projection-sink.ts';
 import { ProcessorCommands } from '../processors/processor-commands.ts';
@@ -70,6 +70,11 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
   const kafka = createKafka(brokers, config.kafka, log, config.logLevel);
   await ensureTopics(kafka, config.kafka.replicationFactor, log);
   const codec = new EventCodec(registryUrl, kafka);
+  // The store opens and migrates while the schemas register.
+  const storeReady = config.roles.includes('processors') || config.roles.includes('api')
+    ? openStore(config.clickhouse).then(async (s) => { await migrate(s.client, log); return s; })
+    : null;
+  storeReady?.catch(() => undefined); // awaited below; a failure surfaces there, not as unhandled
   await codec.registerAll();
   const producer = await kafka.producer();
   lifecycle.onShutdown('producer', () => producer.disconnect());
@@ -77,9 +82,8 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
 
   let store: Store | null = null;
   if (config.roles.includes('processors') || config.roles.includes('api')) {
-    store = await openStore(config.clickhouse);
+    store = await storeReady!;
     lifecycle.onShutdown('clickhouse', () => store!.close());
-    await migrate(store.client, log);
     log.info({ mode: store.mode, path: store.mode === 'embedded' ? config.clickhouse.embeddedPath : config.clickhouse.url }, 'clickhouse ready');
   }
 
@@ -96,26 +100,6 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
     const commands = new ProcessorCommands({ ctx: kafka, codec, producer, publisher, log: log.child({ component: 'processor-commands' }), groupId: `${config.kafka.topicPrefix}tickflow-processor-commands`, sink });
     await commands.start();
     lifecycle.onShutdown('processor commands', () => commands.stop());
-  }
-
-  let analytics: AnalyticsProcessor | null = null;
-  if (config.roles.includes('processors')) {
-    analytics = new AnalyticsProcessor({
-      ctx: kafka, codec, producer, publisher, clickhouse: store!.client, log: log.child({ component: 'analytics' }),
-      groupId: `${config.kafka.topicPrefix}tickflow-analytics`,
-      checkpointMs: config.processors.checkpointMs,
-      options: { candles: { allowedLatenessMs: config.processors.allowedLatenessMs } },
-    });
-    await analytics.start();
-    lifecycle.onShutdown('analytics processor', () => analytics!.stop());
-    const parts = { config, log, kafka, codec, producer, publisher, clickhouse: store!.client };
-    const jobs = await startJobSystem({ ...parts, log: log.child({ component: 'jobs' }) });
-    lifecycle.onShutdown('job runner', () => jobs.stop());
-    const predictions = await startPredictionsProcessor({ ...parts, log: log.child({ component: 'predictions' }) });
-    lifecycle.onShutdown('predictions processor', () => predictions.stop());
-    const predictionAlerts = new PredictionAlerts({ ctx: kafka, codec, producer, publisher, clickhouse: store!.client, log: log.child({ component: 'prediction-alerts' }), groupId: `${config.kafka.topicPrefix}tickflow-prediction-alerts` });
-    await predictionAlerts.start();
-    lifecycle.onShutdown('prediction alerts', () => predictionAlerts.stop());
   }
 
   let app: FastifyInstance | null = null;
@@ -143,9 +127,32 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
       feed.start();
       lifecycle.onShutdown('synthetic feed', () => feed!.stop());
     } else {
+      // Loaded only here: ccxt is large and offline runs never need it.
+      const { startExchangeFeed } = await import('../ingest/exchange-feed.ts');
       exchanges = await startExchangeFeed({ config, ctx: kafka, codec, producer, publisher, log: log.child({ component: 'exchange-ingest' }) });
       lifecycle.onShutdown('exchange ingest', () => exchanges!.stop());
     }
+  }
+
+  // The rest of the processors join their groups (seconds each) while prices are already served.
+  let analytics: AnalyticsProcessor | null = null;
+  if (config.roles.includes('processors')) {
+    analytics = new AnalyticsProcessor({
+      ctx: kafka, codec, producer, publisher, clickhouse: store!.client, log: log.child({ component: 'analytics' }),
+      groupId: `${config.kafka.topicPrefix}tickflow-analytics`,
+      checkpointMs: config.processors.checkpointMs,
+      options: { candles: { allowedLatenessMs: config.processors.allowedLatenessMs } },
+    });
+    await analytics.start();
+    lifecycle.onShutdown('analytics processor', () => analytics!.stop());
+    const parts = { config, log, kafka, codec, producer, publisher, clickhouse: store!.client };
+    const jobs = await startJobSystem({ ...parts, log: log.child({ component: 'jobs' }) });
+    lifecycle.onShutdown('job runner', () => jobs.stop());
+    const predictions = await startPredictionsProcessor({ ...parts, log: log.child({ component: 'predictions' }) });
+    lifecycle.onShutdown('predictions processor', () => predictions.stop());
+    const predictionAlerts = new PredictionAlerts({ ctx: kafka, codec, producer, publisher, clickhouse: store!.client, log: log.child({ component: 'prediction-alerts' }), groupId: `${config.kafka.topicPrefix}tickflow-prediction-alerts` });
+    await predictionAlerts.start();
+    lifecycle.onShutdown('prediction alerts', () => predictionAlerts.stop());
   }
 
   if (config.roles.includes('ingest') && config.proxy.enabled) {

@@ -49,10 +49,11 @@ export class EventCodec {
 
   /** Register every topic's schema (and the DLQ schema per DLQ topic) with BACKWARD compatibility. */
   async registerAll(): Promise<void> {
-    for (const id of Object.keys(TOPICS) as TopicId[]) {
-      await this.registerSubject(this.kafka.topic(id), TOPICS[id].schema);
-      await this.registerSubject(this.kafka.dlq(id), DLQ_SCHEMA);
-    }
+    // Subjects are independent; registering them concurrently takes seconds off every start.
+    await Promise.all((Object.keys(TOPICS) as TopicId[]).flatMap((id) => [
+      this.registerSubject(this.kafka.topic(id), TOPICS[id].schema),
+      this.registerSubject(this.kafka.dlq(id), DLQ_SCHEMA),
+    ]));
   }
 
   async registerSubject(topicName: string, schemaFile: string): Promise<number> {
