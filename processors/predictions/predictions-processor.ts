@@ -7,12 +7,7 @@
 // the batch), the model registry (<home>/models). Writes: analytics.predictions.v1. State: none
 // beyond the registry's cache of loaded models.
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Producer } from 'kafkajs';
-import type { Config } from '../../runtime/config.ts';
-import type { EventCodec } from '../../runtime/codec.ts';
-import type { KafkaContext } from '../../runtime/kafka.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import type { EventPublisher } from '../../ingest/tick-publisher.ts';
 import type { Candle, Prediction } from '../../schemas/generated/events.ts';
 import { ConsumerRunner, type ConsumedRecord } from '../consumer-runner.ts';
 import { latestFinalPerOpenTime } from '../indicators/indicator-set.ts';
@@ -20,16 +15,10 @@ import { computeFeatureTable } from '../ml/features.ts';
 import { ModelRegistry } from '../ml/model-registry.ts';
 import { predictTable, toPredictionFields, type TrainedModel } from '../ml/model.ts';
 import { loadFinalCandles } from '../jobs/candle-history.ts';
-import { modelsRoot } from '../jobs/job-runner.ts';
+import { modelsRoot, type JobSystemDeps } from '../jobs/job-runner.ts';
 
-export interface PredictionsProcessorDeps {
-  config: Config;
-  log: Logger;
-  kafka: KafkaContext;
-  codec: EventCodec;
-  producer: Producer;
-  publisher: EventPublisher;
-  clickhouse: ClickHouseClient;
+/** The same parts the job system gets, from the same composition root. */
+export interface PredictionsProcessorDeps extends Omit<JobSystemDeps, 'concurrency'> {
   /**
    * Default false: a new consumer group starts at the live end, since predicting years of old
    * candles with today's model says nothing. Restarts resume from committed offsets either way.

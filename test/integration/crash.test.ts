@@ -1,8 +1,9 @@
 // A sink killed with SIGKILL between its ClickHouse write and its offset commit, then
 // restarted, leaves every tick visible exactly once.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createKafka, ensureTopics, type KafkaContext } from '../../runtime/kafka.ts';
-import { EventCodec } from '../../runtime/codec.ts';
+import type { KafkaContext } from '../../runtime/kafka.ts';
+import type { EventCodec } from '../../runtime/codec.ts';
+import { connectServices } from '../support/services.ts';
 import { openStore } from '../../runtime/clickhouse.ts';
 import type { Producer } from 'kafkajs';
 import { testEnv, eventually } from '../support/env.ts';
@@ -17,11 +18,7 @@ describe('crash between write and commit', () => {
   const groupId = () => `${t.prefix}tickflow-clickhouse-sink`;
 
   beforeAll(async () => {
-    ctx = createKafka(t.config.kafka.brokers!, t.config.kafka, t.log);
-    await ensureTopics(ctx, 1, t.log);
-    codec = new EventCodec(t.config.registry.url!, ctx);
-    await codec.registerAll();
-    producer = await ctx.producer();
+    ({ ctx, codec, producer } = await connectServices(t));
   });
   afterAll(async () => { await producer?.disconnect(); });
 

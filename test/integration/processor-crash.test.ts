@@ -2,8 +2,9 @@
 // event counted exactly once in ClickHouse as the API reads it (FINAL).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Producer } from 'kafkajs';
-import { createKafka, ensureTopics, type KafkaContext } from '../../runtime/kafka.ts';
-import { EventCodec } from '../../runtime/codec.ts';
+import type { KafkaContext } from '../../runtime/kafka.ts';
+import type { EventCodec } from '../../runtime/codec.ts';
+import { connectServices } from '../support/services.ts';
 import { openStore } from '../../runtime/clickhouse.ts';
 import { testEnv, eventually } from '../support/env.ts';
 import { spawnTs } from '../support/process.ts';
@@ -20,11 +21,7 @@ describe('processors killed mid-stream', () => {
   const ticks = markets.flatMap(([ex, sym]) => scriptedTicks(600, 5_000, ex, sym)); // 4 x 7200
 
   beforeAll(async () => {
-    ctx = createKafka(t.config.kafka.brokers!, t.config.kafka, t.log);
-    await ensureTopics(ctx, 1, t.log);
-    codec = new EventCodec(t.config.registry.url!, ctx);
-    await codec.registerAll();
-    producer = await ctx.producer();
+    ({ ctx, codec, producer } = await connectServices(t));
   });
   afterAll(async () => { await producer?.disconnect(); });
 
