@@ -52,6 +52,10 @@ export interface RunnerOptions {
   onGroupJoin?: () => void;
 }
 
+/** A replay's start: topic name -> partition -> offset (the low watermarks), and what to do
+ * once those offsets are committed and before the first batch is written (truncate). */
+export interface Rewind { offsets: Map<string, Map<number, string>>; prepare(): Promise<void> }
+
 export class ConsumerRunner {
   readonly consumer: Consumer;
   private running = false;
@@ -88,7 +92,14 @@ export class ConsumerRunner {
   maxHeldRecords = 0;
   paused = false;
 
-  async start(): Promise<void> {
+  /**
+   * `rewindTo`: on the first group join, start every assigned partition from the given offset,
+   * commit those offsets, run `prepare`, and only then let the first batch through. A crash
+   * after the commit resumes the replay instead of skipping it. One join instead of a throwaway
+   * consumer group session per topic, which is what kafkajs' admin.resetOffsets costs (about
+   * 5 s a topic). The group must have no other member.
+   */
+  async start(rewindTo?: Rewind): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.byName.keys()], fromBeginning: this.o.fromBeginning ?? true });
     this.running = true;
@@ -100,13 +111,32 @@ export class ConsumerRunner {
         }
       }, Math.max(100, Math.floor(this.o.checkpoint.everyMs / 2)));
     }
+    let rewind = rewindTo;
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      // kafkajs emits GROUP_JOIN synchronously before its first fetch, so seeks set here
+      // apply to that fetch.
+      const seeks: Array<{ topic: string; partition: number; offset: string }> = [];
+      if (rewind) {
+        for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+          for (const partition of partitions) {
+            const offset = rewind.offsets.get(topic)?.get(partition);
+            if (offset !== undefined) seeks.push({ topic, partition, offset });
+          }
+        }
+        for (const s of seeks) this.consumer.seek(s);
+      }
+      const prepare = rewind?.prepare;
+      rewind = undefined;
       // Uncommitted progress belongs to state this instance is about to drop; stateful
       // processors restart each assigned partition from its committed offset, which is where
       // their checkpointed state stands.
       void this.exclusive(async () => {
         this.pending.clear();
-        if (this.o.checkpoint) await this.seekToCommitted(e.payload.memberAssignment);
+        if (prepare) {
+          await this.commitVerified(seeks);
+          this.o.log.info({ consumer: this.o.name, partitions: seeks.length }, 'rewound to the replay start offsets and committed them');
+          await prepare();
+        } else if (this.o.checkpoint) await this.seekToCommitted(e.payload.memberAssignment);
         this.o.onGroupJoin?.();
       }).catch((err: Error) => this.o.log.error({ consumer: this.o.name, err: err.message }, 'rejoin handling failed'));
     });
@@ -129,6 +159,31 @@ export class ConsumerRunner {
       await this.consumer.disconnect();
     }
     this.running = false;
+  }
+
+  /**
+   * kafkajs drops commitOffsets silently while its runner is not yet marked running, which is
+   * the case during the first join; so commit, read the offsets back, and retry until they hold.
+   */
+  private async commitVerified(offsets: Array<{ topic: string; partition: number; offset: string }>): Promise<void> {
+    if (offsets.length === 0) return;
+    const topics = [...new Set(offsets.map((o) => o.topic))];
+    const admin = this.o.ctx.admin();
+    await admin.connect();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        await new Promise((r) => setTimeout(r, attempt === 0 ? 0 : 50));
+        await this.consumer.commitOffsets(offsets);
+        const committed = new Map<string, string>();
+        for (const t of await admin.fetchOffsets({ groupId: this.o.groupId, topics })) {
+          for (const p of t.partitions) committed.set(`${t.topic}|${p.partition}`, p.offset);
+        }
+        if (offsets.every((o) => committed.get(`${o.topic}|${o.partition}`) === o.offset)) return;
+        if (attempt >= 100) throw new Error(`${this.o.name}: the group did not take the replay start offsets after ${attempt + 1} commits`);
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   private async seekToCommitted(assignment: Record<string, number[]>): Promise<void> {

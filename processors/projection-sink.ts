@@ -6,7 +6,7 @@ import type { Producer } from 'kafkajs';
 import type { KafkaContext } from '../runtime/kafka.ts';
 import type { EventCodec } from '../runtime/codec.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { ConsumerRunner, type RunnerOptions } from './consumer-runner.ts';
+import { ConsumerRunner, type RunnerOptions, type Rewind } from './consumer-runner.ts';
 import { createClickHouseWriter, PROJECTION_TABLES, SINK_TOPICS } from './clickhouse-sink.ts';
 
 export interface ProjectionSinkOptions {
@@ -30,13 +30,13 @@ export class ProjectionSink {
 
   constructor(private readonly o: ProjectionSinkOptions) {}
 
-  async start(): Promise<void> {
+  async start(rewindTo?: Rewind): Promise<void> {
     const write = (this.o.wrapWrite ?? ((w) => w))(createClickHouseWriter(this.o.clickhouse));
     this.runner = new ConsumerRunner({
       name: 'clickhouse-sink', groupId: this.o.groupId, topics: SINK_TOPICS, ctx: this.o.ctx, codec: this.o.codec,
       producer: this.o.producer, log: this.o.log, write, deadLetters: 'send', maxWaitMs: this.o.maxWaitMs, retryMaxMs: this.o.retryMaxMs, afterWrite: this.o.afterWrite,
     });
-    await this.runner.start();
+    await this.runner.start(rewindTo);
   }
 
   async stop(): Promise<void> {
@@ -74,22 +74,50 @@ export class ProjectionSink {
 
   private async doRebuild(): Promise<ReplayReport> {
     const started = Date.now();
-    this.o.log.info('replay: stopping the sink and truncating projections');
+    this.o.log.info('replay: stopping the sink');
     await this.stop();
-    for (const table of PROJECTION_TABLES) await this.o.clickhouse.command({ query: `TRUNCATE TABLE IF EXISTS ${table}` });
     const admin = this.o.ctx.admin();
     await admin.connect();
     let events = 0;
+    const lows: Rewind['offsets'] = new Map();
     try {
-      for (const id of SINK_TOPICS) {
-        const topic = this.o.ctx.topic(id);
-        await admin.resetOffsets({ groupId: this.o.groupId, topic, earliest: true });
-        for (const p of await admin.fetchTopicOffsets(topic)) events += Number(BigInt(p.high) - BigInt(p.low));
+      const [group] = (await admin.describeGroups([this.o.groupId])).groups;
+      if (group && group.members.length > 0) {
+        await this.start(); // nothing truncated yet: the projections stay as they were
+        throw new Error(`replay needs every ${this.o.groupId} member stopped; ${group.members.length} other member(s) still in the group (${group.members.map((m) => m.clientHost).join(', ')})`);
+      }
+      const topics = SINK_TOPICS.map((id) => this.o.ctx.topic(id));
+      for (const [i, offsets] of (await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t)))).entries()) {
+        const byPartition = new Map<number, string>();
+        for (const p of offsets) {
+          byPartition.set(p.partition, p.low);
+          events += Number(BigInt(p.high) - BigInt(p.low));
+        }
+        lows.set(topics[i]!, byPartition);
       }
     } finally {
       await admin.disconnect();
     }
-    await this.start();
+    // Truncate only once the group's offsets are back at the start: a crash in between leaves
+    // either the old projections with a replay to come (rows are idempotent), or empty tables
+    // and the replay resuming, never empty tables and offsets at the end.
+    let settle!: { done: () => void; failed: (err: unknown) => void };
+    const truncated = new Promise<void>((done, failed) => { settle = { done, failed }; });
+    truncated.catch(() => undefined); // awaited below; this only keeps an early failure handled
+    await this.start({
+      offsets: lows,
+      prepare: async () => {
+        try {
+          for (const table of PROJECTION_TABLES) await this.o.clickhouse.command({ query: `TRUNCATE TABLE IF EXISTS ${table}` });
+          this.o.log.info({ events }, 'replay: offsets at the earliest, projections truncated');
+          settle.done();
+        } catch (err) {
+          settle.failed(err);
+          throw err;
+        }
+      },
+    });
+    await truncated;
     while ((await this.lag()) > 0) await new Promise((r) => setTimeout(r, 250));
     const tables: Record<string, number> = {};
     for (const table of PROJECTION_TABLES) {

@@ -38,11 +38,10 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
   const d2 = Date.now();
   const joined = await Promise.race([join, sleep(90_000).then(() => NaN)]);
   const restart = `sink restart without replay: stop ${d1 - d0} ms, start() ${d2 - d1} ms, group joined ${joined - d2} ms after start() returned (${joined - d1} ms after start() was called)`;
-  // Time what happens inside rebuild(): admin calls, the new consumer's join, fetches, batches.
+  // Time what happens inside rebuild(): the new consumer's join, fetches, batches.
   const marks: Array<[string, number]> = [];
-  const ctx = p.kafka as unknown as { admin: () => import('kafkajs').Admin; consumer: (c: import('kafkajs').ConsumerConfig) => import('kafkajs').Consumer };
-  const origAdmin = ctx.admin; const origConsumer = ctx.consumer;
-  ctx.admin = () => { const a = origAdmin(); const reset = a.resetOffsets.bind(a); a.resetOffsets = async (x) => { const s0 = Date.now(); await reset(x); marks.push([`resetOffsets ${x.topic.slice(p.kafka.prefix.length)} ${Date.now() - s0}ms`, Date.now()]); }; return a; };
+  const ctx = p.kafka as unknown as { consumer: (c: import('kafkajs').ConsumerConfig) => import('kafkajs').Consumer };
+  const origConsumer = ctx.consumer;
   ctx.consumer = (c) => {
     const k = origConsumer(c);
     let fetches = 0; let batches = 0;
@@ -55,7 +54,7 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
   const r0 = Date.now();
   const report = await p.sink!.rebuild();
   const r1 = Date.now();
-  ctx.admin = origAdmin; ctx.consumer = origConsumer;
+  ctx.consumer = origConsumer;
   const inside = `inside rebuild (ms after rebuild() was called): ${marks.map(([m, at]) => `${m} @${at - r0}`).join(', ')}, first write @${(stamps[0]?.[0] ?? r1) - r0}`;
   const batches = capture; capture = null;
   // Baseline: the same batches straight into chDB (after truncating again).
@@ -66,7 +65,7 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
   const rows = batches.reduce((s, b) => s + b.length, 0);
   const firstWrite = stamps[0]?.[0] ?? r1; const lastWrite = stamps[stamps.length - 1]?.[1] ?? r1;
   const inWrite = stamps.reduce((s, [a, b]) => s + (b - a), 0);
-  const phases = `rebuild phases: ${firstWrite - r0} ms from rebuild() to the first write (stop sink, truncate — ${truncMs} ms when the baseline truncates the same tables —, rewind offsets, consumer group rejoin), ${lastWrite - firstWrite} ms from first to last write (${inWrite} ms of it inside ClickHouse inserts, so ${round(rows / Math.max(0.001, (lastWrite - firstWrite) / 1000), 0)} events/s while streaming), ${r1 - lastWrite} ms after the last write (lag polling every 250 ms, counts)`;
+  const phases = `rebuild phases: ${firstWrite - r0} ms from rebuild() to the first write (stop sink, read the low watermarks, consumer group rejoin, commit the start offsets, truncate — ${truncMs} ms when the baseline truncates the same tables), ${lastWrite - firstWrite} ms from first to last write (${inWrite} ms of it inside ClickHouse inserts, so ${round(rows / Math.max(0.001, (lastWrite - firstWrite) / 1000), 0)} events/s while streaming), ${r1 - lastWrite} ms after the last write (lag polling every 250 ms, counts)`;
   const b0 = performance.now();
   for (const b of batches) await write(b);
   const baseRate = rows / ((performance.now() - b0) / 1000);

@@ -41,6 +41,30 @@ describe('replay', () => {
     expect(await digest()).toEqual(before);
   }, 180_000);
 
+  it('refuses while another sink instance is in the group, and leaves the projections as they were', async () => {
+    const before = await digest();
+    const other = p.kafka.consumer({ groupId: `${t.prefix}tickflow-clickhouse-sink`, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    await other.connect();
+    try {
+      await other.subscribe({ topics: [p.kafka.topic('ticks')] });
+      let joined = false;
+      other.on(other.events.GROUP_JOIN, () => { joined = true; });
+      await other.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => { await new Promise((r) => setTimeout(r, 50)); } });
+      await eventually('second member joined', async () => joined);
+      await expect(p.sink!.rebuild()).rejects.toThrow(/other member\(s\) still in the group/);
+      expect(await digest()).toEqual(before);
+    } finally {
+      await other.disconnect();
+    }
+    // The sink was restarted where it stood: new events still reach the projections.
+    const more = scriptedTicks(5, 90_000, 'binance', 'SOL/USDT');
+    await p.publisher.publish('ticks', more.map((v) => ({ key: `${v.exchange}:${v.symbol}`, value: v })));
+    await eventually('sink projects again', async () => {
+      const rs = await p.store!.client.query({ query: `SELECT count() AS n FROM ticks FINAL WHERE symbol = 'SOL/USDT'`, format: 'JSONEachRow' });
+      return Number((await rs.json<{ n: string }>())[0]!.n) === more.length;
+    }, 90_000);
+  }, 180_000);
+
   it('runs as a command and reports the result as a control event', async () => {
     const now = Date.now();
     await p.publisher.publish('commands', [{ key: 'processors', value: { event_id: 'cmd:replay-test', event_type: 'command', schema_version: 1, event_time: now, ingest_time: now, target: 'processors', command: 'replay', params_json: '{}', requested_by: 'test' } }]);
