@@ -1,6 +1,6 @@
 // The one Fastify application: shared things registered once as decorators, one plugin per
 // route group under /api/v1, JSON Schema on every route (validation, serialization, OpenAPI).
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -32,7 +32,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const loggerInstance = deps.log.child({ component: 'api' }) as unknown as FastifyBaseLogger;
   const app = Fastify({
     loggerInstance,
-    disableRequestLogging: true,
+    // No per-request log lines (incoming/completed, default error handler, 404s).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 256 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -1,6 +1,10 @@
 // Symbols in paths: BTC-USDT, BTC_USDT or BTC%2FUSDT all mean BTC/USDT.
 import { HttpError } from './context.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { Type } from '@sinclair/typebox';
+
+/** Path params of the routes under /{symbol}; parseSymbol reads the value. */
+export const SymbolParams = Type.Object({ symbol: Type.String({ maxLength: 50, description: 'Market, e.g. BTC-USDT' }) });
 
 export function parseSymbol(raw: string): string {
   const s = decodeURIComponent(raw).trim().toUpperCase().replace(/[-_]/, '/');

@@ -520,6 +520,19 @@ export class ExchangeConnection {
 
   // ---- ticker feeds -------------------------------------------------------------------------
 
+  /**
+   * After a failed ticker call: true when the feed loop must stop, because the session has already
+   * ended or the error is session-level (the session ends with it). False for a message-level
+   * error (bad response, parse error): the caller counts it as a rejection and goes on.
+   */
+  private sessionEndedBy(session: FeedSession, error: unknown): boolean {
+    if (!session.alive) return true;
+    const kind = classifyError(error);
+    if (isMessageLevel(kind)) return false;
+    session.end({ reason: 'error', kind, error: messageOf(error) });
+    return true;
+  }
+
   private async watchLoop(session: FeedSession, symbol: string): Promise<void> {
     const seen = new WeakSet<object>();
     while (session.alive) {
@@ -527,12 +540,7 @@ export class ExchangeConnection {
       try {
         ticker = await this.exchange.watchTicker(symbol, this.config.watchTickerParams);
       } catch (error) {
-        if (!session.alive) return;
-        const kind = classifyError(error);
-        if (!isMessageLevel(kind)) {
-          session.end({ reason: 'error', kind, error: messageOf(error) });
-          return;
-        }
+        if (this.sessionEndedBy(session, error)) return;
         // One malformed frame rejects every future waiting on that socket; count it once.
         if (typeof error === 'object' && error !== null) {
           if (seen.has(error)) continue;
@@ -567,12 +575,7 @@ export class ExchangeConnection {
           }
         }
       } catch (error) {
-        if (!session.alive) return;
-        const kind = classifyError(error);
-        if (!isMessageLevel(kind)) {
-          session.end({ reason: 'error', kind, error: messageOf(error) });
-          return;
-        }
+        if (this.sessionEndedBy(session, error)) return;
         this.heard(session);
         await this.rejectUnparseable('market.ticks.v1', tickKey(this.exchangeId, '*'), '*', error, this.exchange.last_http_response);
       }
@@ -588,12 +591,7 @@ export class ExchangeConnection {
       this.heard(session);
       await this.acceptTicker(session, ticker, symbol);
     } catch (error) {
-      if (!session.alive) return false;
-      const kind = classifyError(error);
-      if (!isMessageLevel(kind)) {
-        session.end({ reason: 'error', kind, error: messageOf(error) });
-        return false;
-      }
+      if (this.sessionEndedBy(session, error)) return false;
       this.heard(session);
       await this.rejectUnparseable('market.ticks.v1', tickKey(this.exchangeId, symbol), symbol, error, this.exchange.last_http_response);
     }

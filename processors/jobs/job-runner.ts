@@ -19,7 +19,8 @@ import type { EventPublisher } from '../../ingest/tick-publisher.ts';
 import type { Command, ControlEvent } from '../../schemas/generated/events.ts';
 import { ConsumerRunner, type ConsumedRecord } from '../consumer-runner.ts';
 import { intervalMs } from '../backtest/strategy-backtest.ts';
-import { runTrainingInWorker, startWorker, type TrainingJobResult } from '../ml/training-job.ts';
+import { runTrainingInWorker, type TrainingJobResult } from '../ml/training-job.ts';
+import { runWorker } from '../../runtime/worker.ts';
 import type { TrainProgress } from '../ml/model.ts';
 import type { WalkForwardProgress } from '../backtest/walk-forward.ts';
 import type { BacktestWorkerData, BacktestWorkerEvent } from './backtest-worker.ts';
@@ -355,26 +356,15 @@ export class JobRunner {
         : [];
       data = { kind: 'strategy_backtest', params: sp, candles, warmup, artifacts_root: artifactsRoot(this.deps.config), stop_flag: stopFlag };
     }
-    const worker = startWorker(new URL('./backtest-worker.ts', import.meta.url), { workerData: data });
+    const run = runWorker<{ result: Record<string, unknown>; stopped: boolean }, BacktestWorkerEvent>(new URL('./backtest-worker.ts', import.meta.url), data, (event, settle) => {
+      if (event.type === 'started') job.snapshot.backend = event.backend;
+      else if (event.type === 'progress') this.progress(job, walkForwardProgress(event.progress));
+      else if (event.type === 'result') settle.resolve({ result: event.result, stopped: event.stopped });
+      else settle.reject(new Error(event.message));
+    }, 'backtest worker');
     job.stop = () => Atomics.store(new Int32Array(stopFlag), 0, 1);
     if (job.snapshot.stop_requested) job.stop();
-    const outcome = await new Promise<{ result: Record<string, unknown>; stopped: boolean }>((resolve, reject) => {
-      let settled = false;
-      const finish = (action: () => void): void => {
-        if (settled) return;
-        settled = true;
-        action();
-        void worker.terminate();
-      };
-      worker.on('message', (event: BacktestWorkerEvent) => {
-        if (event.type === 'started') job.snapshot.backend = event.backend;
-        else if (event.type === 'progress') this.progress(job, walkForwardProgress(event.progress));
-        else if (event.type === 'result') finish(() => resolve({ result: event.result, stopped: event.stopped }));
-        else finish(() => reject(new Error(event.message)));
-      });
-      worker.on('error', (error) => finish(() => reject(error)));
-      worker.on('exit', (code) => finish(() => reject(new Error(`backtest worker exited with code ${code} before reporting a result`))));
-    });
+    const outcome = await run.promise;
     this.flushProgress(job);
     const doneProgress: JobProgress = { ...(job.snapshot.progress ?? zeroProgress()), fraction: 1, eta_ms: 0, elapsed_ms: Date.now() - (job.snapshot.started_at ?? Date.now()) };
     await this.emit(job, outcome.stopped ? JOB_EVENT_KINDS.stopped : JOB_EVENT_KINDS.finished, {

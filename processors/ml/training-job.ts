@@ -5,10 +5,7 @@
 //
 // A stopped job still evaluates and saves what it trained (metadata.stopped = true) but never
 // makes it the active model.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { runWorker } from '../../runtime/worker.ts';
 import type { Candle, SignalSide } from '../../schemas/generated/events.ts';
 import { saveRunArtifacts, toCsv, type ArtifactFile } from '../backtest/artifacts.ts';
 import { backtestStrategy } from '../backtest/strategy-backtest.ts';
@@ -209,24 +206,12 @@ export function runTrainingInWorker(spec: TrainingJobSpec, candles: readonly Can
   validateTrainingSpec(spec);
   const stopFlag = new SharedArrayBuffer(4);
   const data: TrainingWorkerData = { spec, candles: [...candles], stop_flag: stopFlag };
-  const worker = startWorker(new URL('./training-worker.ts', import.meta.url), { workerData: data });
-  const promise = new Promise<TrainingJobResult>((resolve, reject) => {
-    let settled = false;
-    const finish = (action: () => void): void => {
-      if (settled) return;
-      settled = true;
-      action();
-      void worker.terminate();
-    };
-    worker.on('message', (event: TrainingJobEvent) => {
-      if (event.type === 'started') hooks.onStarted?.({ backend: event.backend, candles: event.candles });
-      else if (event.type === 'progress') hooks.onProgress?.(event.progress);
-      else if (event.type === 'result') finish(() => resolve(event.result));
-      else if (event.type === 'error') finish(() => reject(new Error(event.message)));
-    });
-    worker.on('error', (error) => finish(() => reject(error)));
-    worker.on('exit', (code) => finish(() => reject(new Error(`training worker exited with code ${code} before reporting a result`))));
-  });
+  const { worker, promise } = runWorker<TrainingJobResult, TrainingJobEvent>(new URL('./training-worker.ts', import.meta.url), data, (event, settle) => {
+    if (event.type === 'started') hooks.onStarted?.({ backend: event.backend, candles: event.candles });
+    else if (event.type === 'progress') hooks.onProgress?.(event.progress);
+    else if (event.type === 'result') settle.resolve(event.result);
+    else if (event.type === 'error') settle.reject(new Error(event.message));
+  }, 'training worker');
   return {
     promise,
     stop: () => {
@@ -235,23 +220,4 @@ export function runTrainingInWorker(spec: TrainingJobSpec, candles: readonly Can
     },
     threadId: worker.threadId,
   };
-}
-
-/**
- * Starts a worker from a .ts file. On Node 20, `execArgv: ['--import', 'tsx']` does not reach
- * worker threads (nodejs/node#47747: the worker fails with ERR_UNKNOWN_FILE_EXTENSION), so the
- * worker boots from a tiny inline ESM script that loads the file through tsx's tsImport API.
- * Compiled .js workers start directly.
- */
-export function startWorker(file: URL, options: WorkerOptions = {}): Worker {
-  if (!file.pathname.endsWith('.ts')) return new Worker(file, options);
-  const code = `import(${JSON.stringify(tsxApiUrl())}).then((tsx) => tsx.tsImport(${JSON.stringify(file.href)}, ${JSON.stringify(file.href)}));`;
-  return new Worker(code, { ...options, eval: true });
-}
-
-function tsxApiUrl(): string {
-  // require.resolve picks the CommonJS build, whose register() breaks in workers; use the ESM twin.
-  const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
-  const esm = cjs.replace(/\.cjs$/, '.mjs');
-  return pathToFileURL(existsSync(esm) ? esm : cjs).href;
 }

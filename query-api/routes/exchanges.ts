@@ -6,12 +6,11 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import { Type } from '@sinclair/typebox';
 import { HttpError } from '../context.ts';
 import { requireAdmin } from '../auth.ts';
-import { parseSymbol, SymbolCatalog } from '../symbols.ts';
+import { parseSymbol, SymbolCatalog, SymbolParams } from '../symbols.ts';
 import { CandleQuery, CandleSeries, readCandles } from '../candle-source.ts';
 import { CommandEntitySchema, issueCommand } from '../commands.ts';
 import { ComponentHealthSchema, HealthStatusSchema, worst, EXCHANGE_FRESHNESS } from '../health-model.ts';
 
-const SymbolParams = Type.Object({ symbol: Type.String({ maxLength: 50, description: 'Market, e.g. BTC-USDT' }) });
 const Num = Type.Union([Type.Number(), Type.Null()]);
 const Ticker = Type.Object({
   symbol: Type.String(), exchange: Type.String(), last: Type.Number(), bid: Num, ask: Num, spread: Num,

@@ -4,14 +4,13 @@ import { Literals } from '../schema-literals.ts';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { HttpError } from '../context.ts';
-import { parseSymbol, SymbolCatalog } from '../symbols.ts';
+import { parseSymbol, SymbolCatalog, SymbolParams } from '../symbols.ts';
 import { ExchangeParam, parseTime, TimeParam } from '../candle-source.ts';
 import { strategyCatalogue } from '../../processors/signals/strategy-registry.ts';
 import { INTERVALS } from '../../schemas/topics.ts';
 
 const SIGNALS_DEFAULT_LIMIT = 100;
 const SIGNALS_MAX_LIMIT = 1000;
-const SymbolParams = Type.Object({ symbol: Type.String({ maxLength: 50, description: 'Market, e.g. BTC-USDT' }) });
 const IntervalLit = Literals(INTERVALS);
 const Side = Type.Union([Type.Literal('BUY'), Type.Literal('SELL'), Type.Literal('HOLD')]);
 
