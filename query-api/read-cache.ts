@@ -1,41 +1,79 @@
-// A short-lived cache of serialized bodies for public market reads: dashboards poll the same
-// URLs, and every miss is a FINAL query on a store that serializes them (chDB runs one query at
-// a time per session). Only unauthenticated GETs of the listed prefixes, 200 answers, bounded in
-// entries and age (API_READ_CACHE_MS, default 250 ms; 0 turns it off). User-scoped routes
-// (alerts, anything sent with a token) are never cached.
-import type { FastifyInstance } from 'fastify';
+// A short-lived cache of serialized bodies for polled reads: dashboards poll the same URLs, and
+// every miss is a FINAL query on a store that serializes them (chDB runs one query at a time per
+// session). Bounded in entries and age (API_READ_CACHE_MS, default 250 ms; 0 turns it off); only
+// 200 answers; single flight per entry.
+// - Public market reads: unauthenticated GETs of the listed prefixes, one entry per URL.
+// - A user's own alert reads (GET /api/v1/alerts...): one entry per verified user and URL, never
+//   shared between users. Any alert write of that user (POST/PATCH/PUT/DELETE under
+//   /api/v1/alerts) drops the user's entries when it starts and again when it answered, and an
+//   answer fetched while a write of the user was in flight is not stored: after a write returns,
+//   this instance's reads of that user see it. Writes through another API instance can be
+//   missed for up to the cache age.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 const CACHED_PREFIXES = [
   '/api/v1/market/',
   '/api/v1/exchanges/ticker/', '/api/v1/exchanges/tickers', '/api/v1/exchanges/klines/', '/api/v1/exchanges/market-data/',
   '/api/v1/signals/',
 ];
+const USER_PREFIX = '/api/v1/alerts';
 const MAX_ENTRIES = 2000;
 
-interface Entry { at: number; body: string; type: string }
+interface Entry { at: number; body: string; type: string; user: string | null }
 
 export function installReadCache(app: FastifyInstance, ttlMs: number): { hits: () => number; misses: () => number } {
   let hits = 0;
   let misses = 0;
   if (ttlMs <= 0) return { hits: () => 0, misses: () => 0 };
   const entries = new Map<string, Entry>();
-  // Single flight: while one request fetches a URL, the others for it wait for that answer
+  // Single flight: while one request fetches an entry, the others for it wait for that answer
   // instead of each running the same query (an expiring entry under load would stampede).
   const inflight = new Map<string, { done: Promise<void>; resolve: () => void }>();
-  const finish = (url: string) => { inflight.get(url)?.resolve(); inflight.delete(url); };
-  const cacheable = (method: string, url: string, auth: string | undefined) =>
-    method === 'GET' && !auth && CACHED_PREFIXES.some((p) => url.startsWith(p)) && !url.startsWith('/api/v1/signals/backtest');
+  const finish = (key: string) => { inflight.get(key)?.resolve(); inflight.delete(key); };
+  /** Per user: bumped by each write's start and end; writes in flight. */
+  const generation = new Map<string, number>();
+  const writing = new Map<string, number>();
+  const startedAt = new WeakMap<FastifyRequest, number>();
+
+  const userOf = (req: FastifyRequest): string | null => (req as FastifyRequest & { user?: { id: string } | null }).user?.id ?? null;
+  const isUserRoute = (url: string) => url === USER_PREFIX || url.startsWith(`${USER_PREFIX}/`) || url.startsWith(`${USER_PREFIX}?`);
+  /** The cache key of a cacheable read, or null. */
+  function keyOf(req: FastifyRequest): string | null {
+    if (req.method !== 'GET') return null;
+    const url = req.url;
+    if (isUserRoute(url)) {
+      const user = userOf(req);
+      return user ? `user:${user}\n${url}` : null;
+    }
+    if (req.headers.authorization) return null;
+    if (!CACHED_PREFIXES.some((p) => url.startsWith(p)) || url.startsWith('/api/v1/signals/backtest')) return null;
+    return url;
+  }
+  const userWrite = (req: FastifyRequest): string | null => (req.method !== 'GET' && req.method !== 'HEAD' && isUserRoute(req.url) ? userOf(req) : null);
+  function invalidate(user: string): void {
+    generation.set(user, (generation.get(user) ?? 0) + 1);
+    for (const [key, e] of entries) if (e.user === user) entries.delete(key);
+  }
 
   // A preHandler registered after the rate limiter's: cached answers are still rate limited.
   app.addHook('preHandler', async (req, reply) => {
-    if (!cacheable(req.method, req.url, req.headers.authorization)) return;
-    let e = entries.get(req.url);
+    const writer = userWrite(req);
+    if (writer) {
+      writing.set(writer, (writing.get(writer) ?? 0) + 1);
+      invalidate(writer);
+      return;
+    }
+    const key = keyOf(req);
+    if (!key) return;
+    const user = isUserRoute(req.url) ? userOf(req) : null;
+    if (user) startedAt.set(req, generation.get(user) ?? 0);
+    let e = entries.get(key);
     let fresh = e !== undefined && Date.now() - e.at <= ttlMs;
-    const pending = fresh ? undefined : inflight.get(req.url);
+    const pending = fresh ? undefined : inflight.get(key);
     if (pending) {
       const waitedFrom = Date.now();
       await Promise.race([pending.done, new Promise((r) => setTimeout(r, 5_000))]);
-      e = entries.get(req.url);
+      e = entries.get(key);
       // The answer of the fetch it waited for is as fresh as it gets.
       fresh = e !== undefined && e.at >= waitedFrom;
     }
@@ -44,21 +82,36 @@ export function installReadCache(app: FastifyInstance, ttlMs: number): { hits: (
       return reply.header('content-type', e.type).header('x-tickflow-cache', 'hit').send(e.body);
     }
     misses++;
-    if (!inflight.has(req.url)) {
+    if (!inflight.has(key)) {
       let resolve!: () => void;
       const done = new Promise<void>((r) => { resolve = r; });
-      inflight.set(req.url, { done, resolve });
+      inflight.set(key, { done, resolve });
     }
   });
   // Whatever the fetch ended as (error, 404, aborted), the waiters go on and fetch themselves.
-  app.addHook('onResponse', async (req) => { if (cacheable(req.method, req.url, req.headers.authorization)) finish(req.url); });
+  app.addHook('onResponse', async (req) => {
+    const writer = userWrite(req);
+    if (writer) {
+      const left = (writing.get(writer) ?? 1) - 1;
+      if (left > 0) writing.set(writer, left);
+      else writing.delete(writer);
+      invalidate(writer);
+      return;
+    }
+    const key = keyOf(req);
+    if (key) finish(key);
+  });
   app.addHook('onSend', async (req, reply, payload) => {
     if (reply.statusCode !== 200 || typeof payload !== 'string' || reply.getHeader('x-tickflow-cache') === 'hit') return payload;
-    if (!cacheable(req.method, req.url, req.headers.authorization)) return payload;
+    const key = keyOf(req);
+    if (!key) return payload;
+    const user = isUserRoute(req.url) ? userOf(req) : null;
+    // Fetched while one of the user's writes was in flight or after one began: maybe stale.
+    if (user && (writing.has(user) || startedAt.get(req) !== (generation.get(user) ?? 0))) return payload;
     if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-    entries.delete(req.url);
-    entries.set(req.url, { at: Date.now(), body: payload, type: String(reply.getHeader('content-type') ?? 'application/json') });
-    finish(req.url);
+    entries.delete(key);
+    entries.set(key, { at: Date.now(), body: payload, type: String(reply.getHeader('content-type') ?? 'application/json'), user });
+    finish(key);
     return payload;
   });
   return { hits: () => hits, misses: () => misses };

@@ -50,6 +50,7 @@ describe('identity and roles', () => {
 
     // Read right after the write: visible at once, to alice only.
     expect((await call('GET', `/api/v1/alerts/${id}`, alice)).status).toBe(200);
+    expect(((await (await call('GET', '/api/v1/alerts/', alice)).json()) as { alerts: Array<{ alert_id: string }> }).alerts.map((a) => a.alert_id)).toContain(id);
     for (const [method, path, body] of [['GET', `/api/v1/alerts/${id}`], ['PUT', `/api/v1/alerts/${id}`, { note: 'mine now' }], ['DELETE', `/api/v1/alerts/${id}`], ['GET', `/api/v1/alerts/${id}/history`]] as Array<[string, string, unknown?]>) {
       const r = await call(method, path, bob, body);
       expect(r.status, `${method} ${path} as bob`).toBe(404);
@@ -66,6 +67,8 @@ describe('identity and roles', () => {
     expect(((await (await call('GET', `/api/v1/alerts/${id}`, alice)).json()) as { note: string }).note).toBe('updated');
     expect((await call('DELETE', `/api/v1/alerts/${id}`, alice)).status).toBe(200);
     expect((await call('GET', `/api/v1/alerts/${id}`, alice)).status).toBe(404);
+    // Her list (read before the delete, so cached then) no longer shows it: her write dropped her cache.
+    expect(((await (await call('GET', '/api/v1/alerts/', alice)).json()) as { alerts: Array<{ alert_id: string }> }).alerts.map((a) => a.alert_id)).not.toContain(id);
     expect((await call('GET', `/api/v1/alerts/${id}/history`, alice)).status).toBe(200);
     expect((await call('GET', `/api/v1/alerts/${id}/history`, bob)).status).toBe(404);
   });
