@@ -27,13 +27,17 @@ function machine() {
     note: 'Kafka broker (4.1, single KRaft node) and Apicurio registry run on the same machine as the bench and the pipeline; the machine is shared (others run tests concurrently), so compare ratios, not absolute numbers.' };
 }
 
+// The V8 flags of `npm start` (package.json), so the product runs here as it runs there; the
+// baselines share the process and so the flags. BENCH_NODE_FLAGS overrides ('' for none).
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
+
 function runScenario(name: string, env: Record<string, string>): Promise<ScenarioResult> {
   const out = join(tmpdir(), `tickflow-bench-${name}-${process.pid}.json`);
   const timeout = quick ? 420_000 : 1_800_000;
   return new Promise((resolve) => {
     const started = Date.now();
     console.error(`\n=== ${name}${quick ? ' (quick)' : ''} ===`);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'scenarios', `${name}.ts`)], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', join(REPO, 'bench', 'scenarios', `${name}.ts`)], {
       cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, ...env, BENCH_OUT: out, BENCH_QUICK: quick ? '1' : '0', BENCH_TIMEOUT_MS: String(timeout) },
     });
@@ -58,7 +62,7 @@ function markdown(results: ScenarioResult[], m: ReturnType<typeof machine>, star
   const lines = [
     `# Tickflow benchmark results${quick ? ' (--quick)' : ''}`, '',
     `Run ${startedAt}${quick ? '; **quick mode**: short windows and fewer clients, indicative only' : ''}.`, '',
-    `Machine: ${m.nproc} cores (nproc), ${m.memory_gib} GiB memory, ${m.cpu_model}, Node ${m.node}; load average at start ${m.loadavg_at_start}.`,
+    `Machine: ${m.nproc} cores (nproc), ${m.memory_gib} GiB memory, ${m.cpu_model}, Node ${m.node} (flags: ${NODE_FLAGS.join(" ") || "none"}); load average at start ${m.loadavg_at_start}.`,
     `${m.note}`, '',
     '| scenario | figure | value | baseline | ratio | target | met |', '|---|---|---|---|---|---|---|',
   ];
