@@ -53,8 +53,15 @@ export class EventFanout {
     await consumer.run({
       eachBatch: async ({ batch }) => {
         const kind = this.kindOfTopic.get(batch.topic);
-        if (!kind) return;
+        if (!kind || !this.hasSubscribers(kind)) return; // nobody listens: nothing to decode
         for (const m of batch.messages) {
+          // Ticks are keyed exchange:symbol (the topic's contract): skip decoding those for
+          // symbols nobody subscribed to. Any other key is decoded and routed by its value.
+          if (kind === 'ticks' && m.key) {
+            const key = m.key.toString();
+            const at = key.indexOf(':');
+            if (at > 0 && !this.subscribers.has(`ticks:${key.slice(at + 1)}`)) continue;
+          }
           let value: Record<string, unknown>;
           try {
             value = (await this.codec.decodeFor(batch.topic, m.value)) as Record<string, unknown>;
@@ -65,6 +72,11 @@ export class EventFanout {
         }
       },
     });
+  }
+
+  private hasSubscribers(kind: ChannelKind): boolean {
+    for (const channel of this.subscribers.keys()) if (channel.startsWith(`${kind}:`)) return true;
+    return false;
   }
 
   publish(kind: ChannelKind, value: Record<string, unknown>): void {

@@ -2,9 +2,10 @@
 // tick ingest_time -> a WebSocket client (another process) on ticks:BTC/USDT, and ingest_time ->
 // visible in a ClickHouse query (probe ticks with known ids, polled every 20 ms). Absolute figures.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SyntheticFeed } from '../../ingest/synthetic-feed.ts';
 import { SyntheticMarket } from '../../ingest/synthetic-market.ts';
-import { startPipelineRetry, benchEnv, dropTopics, rssMiB, scenarioMain, sleep, summarize, type ScenarioResult } from '../lib.ts';
+import { startPipelineRetry, benchEnv, dropTopics, rssMiB, round, scenarioMain, sleep, summarize, type ScenarioResult } from '../lib.ts';
 import { withClients } from './fanout.ts';
 
 export async function run(quick: boolean): Promise<ScenarioResult> {
@@ -18,10 +19,14 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
   const probes = new SyntheticMarket({ symbols: ['ETH/USDT'], exchanges: ['binance'], seed: 9 });
   const sub = JSON.stringify({ op: 'subscribe', channel: 'ticks', symbol: 'BTC/USDT' });
   let published = 0;
+  // Event-loop delay of this (the all-in-one) process over the window: how long ready work,
+  // a WS send among it, waited behind other work (batches, GC).
+  const loop = monitorEventLoopDelay({ resolution: 10 });
   const ws = await withClients(`${p.apiUrl!.replace('http', 'ws')}/api/v1/ws`, 1, sub, async (reset) => {
     feed.start();
     await sleep(3000); // ramp
     reset();
+    loop.enable();
     const p0 = feed.published;
     const pending = new Map<string, number>();
     const end = Date.now() + seconds * 1000;
@@ -44,6 +49,7 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
       rss = Math.max(rss, rssMiB().rss);
       await sleep(20);
     }
+    loop.disable();
     published = (feed.published - p0) / seconds;
     await feed.stop();
   });
@@ -57,8 +63,8 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
       { figure: `tick -> WebSocket p99 @ ${rate}/s`, value: w.p99, unit: 'ms', baseline: null, ratio: null, target: '<= 50 ms', met: w.p99 <= 50, note: `p50 ${w.p50} ms, max ${w.max} ms, ${w.n} events` },
       { figure: `tick -> visible in ClickHouse p99 @ ${rate}/s`, value: c.p99, unit: 'ms', baseline: null, ratio: null, target: '<= 1000 ms', met: c.p99 <= 1000, note: `p50 ${c.p50} ms, max ${c.max} ms, ${c.n} probes (20 ms poll granularity)` },
     ],
-    notes: [`Feed at ${rate} ticks/s (delivered ${Math.round(published)}/s) over 9 markets, ${seconds} s window after a 3 s ramp${quick ? ' (quick: short window)' : ''}; one WS client in a child process subscribed to BTC/USDT (a third of the ticks); a probe tick with a known id every 200 ms, polled in ClickHouse (no FINAL) every 20 ms from the pipeline process itself. Sink batching: SINK_BATCH_MAX_WAIT_MS=${t.config.sink.batchMaxWaitMs} (default). RSS during the run up to ${rss} MiB. No baseline: absolute figures for this machine.`],
-    extra: { ws: w, clickhouse: c },
+    notes: [`Feed at ${rate} ticks/s (delivered ${Math.round(published)}/s) over 9 markets, ${seconds} s window after a 3 s ramp${quick ? ' (quick: short window)' : ''}; one WS client in a child process subscribed to BTC/USDT (a third of the ticks); a probe tick with a known id every 200 ms, polled in ClickHouse (no FINAL) every 20 ms from the pipeline process itself. Sink batching: SINK_BATCH_MAX_WAIT_MS=${t.config.sink.batchMaxWaitMs} (default). RSS during the run up to ${rss} MiB. No baseline: absolute figures for this machine.`, `Event-loop delay of the pipeline process during the window (monitorEventLoopDelay, 10 ms resolution): p50 ${round(loop.percentile(50) / 1e6, 1)} ms, p99 ${round(loop.percentile(99) / 1e6, 1)} ms, max ${round(loop.max / 1e6, 1)} ms.`],
+    extra: { ws: w, clickhouse: c, event_loop_delay_ms: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } },
   };
 }
 
