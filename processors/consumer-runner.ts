@@ -50,6 +50,13 @@ export interface RunnerOptions {
   deadLetters?: 'send' | 'skip';
   /** Called when the group (re)assigns partitions: in-memory state must be reloaded. */
   onGroupJoin?: () => void;
+  /**
+   * Stateless consumers only (no checkpoint): take up to this many partitions' batches at once
+   * and hand the records decoded in the same turn of the event loop to ONE write, so a fetch
+   * over many partitions costs one insert per table instead of one per partition. Each batch
+   * still commits its own offsets, only after the write that carried it succeeded.
+   */
+  coalescePartitions?: number;
 }
 
 /** A replay's start: topic name -> partition -> offset (the low watermarks), and what to do
@@ -65,7 +72,10 @@ export class ConsumerRunner {
   /** topic|partition -> next offset processed but not yet committed (checkpoint mode). */
   private readonly pending = new Map<string, { topic: string; partition: number; offset: string }>();
   private lastCheckpoint = Date.now();
-  private inBatch: Promise<void> = Promise.resolve();
+  private readonly inBatches = new Set<Promise<void>>();
+  /** Batches wait for the group-join handling (a replay's commit and truncate) to finish. */
+  private joined: Promise<unknown> = Promise.resolve();
+  private coalesced: { records: ConsumedRecord[]; done: Promise<void> } | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** Batches, checkpoints and group joins run one at a time, so state and offsets agree. */
   private lock: Promise<unknown> = Promise.resolve();
@@ -87,10 +97,12 @@ export class ConsumerRunner {
   }
 
   get processedCount(): number { return this.processed; }
-  /** Records decoded and held while their write is retried (at most one batch). */
+  /** Records decoded and held while their write runs or is retried: at most one fetch's batches. */
   heldRecords = 0;
   maxHeldRecords = 0;
-  paused = false;
+  private pausedPartitions = 0;
+  /** Whether some partition is paused because its write keeps failing. */
+  get paused(): boolean { return this.pausedPartitions > 0; }
 
   /**
    * `rewindTo`: on the first group join, start every assigned partition from the given offset,
@@ -130,7 +142,7 @@ export class ConsumerRunner {
       // Uncommitted progress belongs to state this instance is about to drop; stateful
       // processors restart each assigned partition from its committed offset, which is where
       // their checkpointed state stands.
-      void this.exclusive(async () => {
+      this.joined = this.exclusive(async () => {
         this.pending.clear();
         if (prepare) {
           await this.commitVerified(seeks);
@@ -140,11 +152,14 @@ export class ConsumerRunner {
         this.o.onGroupJoin?.();
       }).catch((err: Error) => this.o.log.error({ consumer: this.o.name, err: err.message }, 'rejoin handling failed'));
     });
+    const concurrent = !this.o.checkpoint && (this.o.coalescePartitions ?? 1) > 1;
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (p) => (this.inBatch = this.exclusive(() => this.onBatch(p))),
+      partitionsConsumedConcurrently: concurrent ? this.o.coalescePartitions! : 1,
+      // Checkpointed processors run batches one at a time under the lock, so state and offsets
+      // agree; coalescing consumers only wait for the join handling.
+      eachBatch: (p) => this.track(concurrent ? this.joined.then(() => this.onBatch(p)) : this.exclusive(() => this.onBatch(p))),
     });
   }
 
@@ -154,11 +169,35 @@ export class ConsumerRunner {
     if (this.timer) clearInterval(this.timer);
     if (this.running) {
       this.consumer.pause(this.o.topics.map((id) => ({ topic: this.o.ctx.topic(id) })));
-      await this.inBatch.catch(() => undefined);
+      await Promise.allSettled([...this.inBatches]);
       await this.exclusive(() => this.checkpointNow()).catch((err: Error) => this.o.log.error({ consumer: this.o.name, err: err.message }, 'final checkpoint failed; the next start replays from the last one'));
       await this.consumer.disconnect();
     }
     this.running = false;
+  }
+
+  private track(batch: Promise<void>): Promise<void> {
+    this.inBatches.add(batch);
+    const untrack = () => { this.inBatches.delete(batch); };
+    batch.then(untrack, untrack);
+    return batch;
+  }
+
+  /** The processor's write, shared by the batches decoded in the same turn when coalescing. */
+  private write(records: ConsumedRecord[]): Promise<void> {
+    if (this.o.checkpoint || (this.o.coalescePartitions ?? 1) <= 1) return this.o.write(records);
+    if (!this.coalesced) {
+      const group: ConsumedRecord[] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          if (this.coalesced?.records === group) this.coalesced = null;
+          this.o.write(group).then(resolve, reject);
+        });
+      });
+      this.coalesced = { records: group, done };
+    }
+    for (const r of records) this.coalesced.records.push(r);
+    return this.coalesced.done;
   }
 
   /**
@@ -230,42 +269,47 @@ export class ConsumerRunner {
 
     let attempt = 0;
     let resume: (() => void) | null = null;
-    this.heldRecords = good.length;
-    this.maxHeldRecords = Math.max(this.maxHeldRecords, good.length);
-    for (;;) {
-      if (!isRunning() || isStale()) return; // uncommitted; redelivered after rebalance/restart
-      try {
-        if (dead.length) {
-          if ((this.o.deadLetters ?? 'skip') === 'send') await this.sendToDlq(topicId, batch.partition, dead);
-          else {
-            skippedUndecodable.inc({ consumer: this.o.name, topic: batch.topic }, dead.length);
-            this.o.log.debug({ consumer: this.o.name, topic: batch.topic, count: dead.length }, 'skipped undecodable messages (the sink dead-letters them)');
+    this.heldRecords += good.length;
+    this.maxHeldRecords = Math.max(this.maxHeldRecords, this.heldRecords);
+    try {
+      for (;;) {
+        if (!isRunning() || isStale()) return; // uncommitted; redelivered after rebalance/restart
+        try {
+          if (dead.length) {
+            if ((this.o.deadLetters ?? 'skip') === 'send') await this.sendToDlq(topicId, batch.partition, dead);
+            else {
+              skippedUndecodable.inc({ consumer: this.o.name, topic: batch.topic }, dead.length);
+              this.o.log.debug({ consumer: this.o.name, topic: batch.topic, count: dead.length }, 'skipped undecodable messages (the sink dead-letters them)');
+            }
           }
+          dead.length = 0;
+          if (good.length) await this.write(good);
+          break;
+        } catch (err) {
+          attempt++;
+          sinkWriteFailures.inc({ consumer: this.o.name });
+          if (!resume) {
+            // Pausing stops kafkajs fetching more for this partition while we hold the batch.
+            resume = pause();
+            this.pausedPartitions++;
+            consumerPaused.set({ consumer: this.o.name }, 1);
+          }
+          const delay = Math.min(this.o.retryMaxMs ?? 10_000, 200 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
+          this.o.log.warn({ consumer: this.o.name, topic: batch.topic, partition: batch.partition, attempt, delayMs: Math.round(delay), err: (err as Error).message }, 'write failed; partition paused, retrying');
+          await sleepWithHeartbeat(delay, heartbeat, () => this.stopping);
+          if (this.stopping) return;
         }
-        dead.length = 0;
-        if (good.length) await this.o.write(good);
-        break;
-      } catch (err) {
-        attempt++;
-        sinkWriteFailures.inc({ consumer: this.o.name });
-        if (!resume) {
-          // Pausing stops kafkajs fetching more for this partition while we hold the batch.
-          resume = pause();
-          this.paused = true;
-          consumerPaused.set({ consumer: this.o.name }, 1);
-        }
-        const delay = Math.min(this.o.retryMaxMs ?? 10_000, 200 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
-        this.o.log.warn({ consumer: this.o.name, topic: batch.topic, partition: batch.partition, attempt, delayMs: Math.round(delay), err: (err as Error).message }, 'write failed; partition paused, retrying');
-        await sleepWithHeartbeat(delay, heartbeat, () => this.stopping);
-        if (this.stopping) return;
       }
-    }
-    this.heldRecords = 0;
-    if (resume) {
-      resume();
-      this.paused = false;
-      consumerPaused.set({ consumer: this.o.name }, 0);
-      this.o.log.info({ consumer: this.o.name, topic: batch.topic, partition: batch.partition, attempts: attempt }, 'writes recovered; partition resumed');
+      if (resume) {
+        resume();
+        this.o.log.info({ consumer: this.o.name, topic: batch.topic, partition: batch.partition, attempts: attempt }, 'writes recovered; partition resumed');
+      }
+    } finally {
+      this.heldRecords -= good.length;
+      if (resume) {
+        this.pausedPartitions--;
+        if (this.pausedPartitions === 0) consumerPaused.set({ consumer: this.o.name }, 0);
+      }
     }
     await this.o.afterWrite?.(good);
     const last = batch.lastOffset();

@@ -34,7 +34,7 @@ export class ProjectionSink {
     const write = (this.o.wrapWrite ?? ((w) => w))(createClickHouseWriter(this.o.clickhouse));
     this.runner = new ConsumerRunner({
       name: 'clickhouse-sink', groupId: this.o.groupId, topics: SINK_TOPICS, ctx: this.o.ctx, codec: this.o.codec,
-      producer: this.o.producer, log: this.o.log, write, deadLetters: 'send', maxWaitMs: this.o.maxWaitMs, retryMaxMs: this.o.retryMaxMs, afterWrite: this.o.afterWrite,
+      producer: this.o.producer, log: this.o.log, write, deadLetters: 'send', coalescePartitions: 32, maxWaitMs: this.o.maxWaitMs, retryMaxMs: this.o.retryMaxMs, afterWrite: this.o.afterWrite,
     });
     await this.runner.start(rewindTo);
   }

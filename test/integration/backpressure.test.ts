@@ -1,4 +1,4 @@
-// With ClickHouse writes failing, the sink pauses instead of buffering: memory holds one batch,
+// With ClickHouse writes failing, the sink pauses instead of buffering: memory holds one fetch,
 // nothing is committed past what was written, and everything arrives once writes succeed.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import v8 from 'node:v8';
@@ -27,7 +27,7 @@ describe('sink backpressure', () => {
   });
   afterAll(async () => { await p?.stop(); });
 
-  it('pauses, holds at most one batch, commits nothing, then delivers everything once', async () => {
+  it('pauses, holds at most one fetch, commits nothing, then delivers everything once', async () => {
     const symbols = ['BTC/USDT', 'ETH/USDT'];
     const ticks = symbols.flatMap((s) => scriptedTicks(400, 1000, 'binance', s)); // 2 x 24k
     // Retained memory, not garbage not yet collected: measure after a full GC.
@@ -43,8 +43,8 @@ describe('sink backpressure', () => {
     const runner = p.sink!.runner!;
     expect(runner.paused).toBe(true);
     expect(await committedTotal(p.kafka, sinkGroup, p.kafka.topic('ticks'))).toBe(0);
-    // One fetch batch at a time, bounded by maxBytesPerPartition (2 MiB), never the backlog:
-    // less than what a single market's partition holds.
+    // One fetch at a time, its batches bounded by maxBytesPerPartition (2 MiB each; the sink takes
+    // both partitions' batches at once), never the backlog: less than one market's partition holds.
     expect(runner.maxHeldRecords).toBeGreaterThan(0);
     expect(runner.maxHeldRecords).toBeLessThan(ticks.length / symbols.length);
     const metrics = await registry.getSingleMetricAsString('tickflow_consumer_paused');
