@@ -10,6 +10,9 @@ import type { TopicId, TopicValue } from '../schemas/topics.ts';
 
 const MAX_REQUEST_BYTES = 768 * 1024;
 
+/** One topic's events for publishAll. */
+export type PublishGroup = { [K in TopicId]: { topicId: K; events: Array<{ key: string; value: TopicValue[K] }> } }[TopicId];
+
 export interface Rejected { topicId: TopicId; key: string; reason: string; raw: unknown }
 
 export class EventPublisher {
@@ -22,37 +25,59 @@ export class EventPublisher {
 
   /** Encode and send; invalid records go to the DLQ. Resolves once the broker acknowledged. */
   async publish<K extends TopicId>(topicId: K, events: Array<{ key: string; value: TopicValue[K] }>): Promise<{ sent: number; rejected: number }> {
-    const messages: Array<{ key: string; value: Buffer }> = [];
+    return this.publishAll([{ topicId, events } as PublishGroup]);
+  }
+
+  /**
+   * Several topics' events in as few requests as fit (one sendBatch per ~768 KiB), so a
+   * processor's outputs (candles, indicators, signals, triggers) cost one broker round trip, not
+   * one per topic. Order within each topic is kept.
+   */
+  async publishAll(groups: PublishGroup[]): Promise<{ sent: number; rejected: number }> {
     const rejected: Rejected[] = [];
-    for (const e of events) {
-      try {
-        messages.push({ key: e.key, value: this.codec.encode(topicId, e.value) });
-      } catch (err) {
-        if (!(err instanceof DecodeError)) throw err;
-        rejected.push({ topicId, key: e.key, reason: err.message, raw: e.value });
-      }
-    }
-    if (messages.length) {
-      // One request per ~768 KiB keeps every send under the broker's default 1 MiB limit.
-      // Sent one after another: concurrent sends on one idempotent kafkajs producer are not
-      // safe, and sequential sends keep per-partition order across chunks.
-      const topic = this.ctx.topic(topicId);
-      let chunk: typeof messages = [];
-      let bytes = 0;
-      for (const m of messages) {
-        if (bytes + m.value.length + m.key.length + 64 > MAX_REQUEST_BYTES && chunk.length) {
-          await this.producer.send({ topic, messages: chunk });
-          chunk = [];
-          bytes = 0;
+    const encoded: Array<{ topic: string; messages: Array<{ key: string; value: Buffer }> }> = [];
+    for (const { topicId, events } of groups) {
+      const messages: Array<{ key: string; value: Buffer }> = [];
+      for (const e of events) {
+        try {
+          messages.push({ key: e.key, value: this.codec.encode(topicId, e.value) });
+        } catch (err) {
+          if (!(err instanceof DecodeError)) throw err;
+          rejected.push({ topicId, key: e.key, reason: err.message, raw: e.value });
         }
-        chunk.push(m);
-        bytes += m.value.length + m.key.length + 64;
       }
-      await this.producer.send({ topic, messages: chunk });
+      if (messages.length) encoded.push({ topic: this.ctx.topic(topicId), messages });
+    }
+    // One request per ~768 KiB keeps every send under the broker's default 1 MiB limit. Sent one
+    // after another: concurrent sends on one idempotent kafkajs producer are not safe, and
+    // sequential sends keep per-partition order across chunks.
+    let request: Array<{ topic: string; messages: Array<{ key: string; value: Buffer }> }> = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (request.length) await this.producer.sendBatch({ topicMessages: request });
+      request = [];
+      bytes = 0;
+    };
+    let sent = 0;
+    for (const { topic, messages } of encoded) {
+      let current: Array<{ key: string; value: Buffer }> = [];
+      request.push({ topic, messages: current });
+      for (const m of messages) {
+        const size = m.value.length + m.key.length + 64;
+        if (bytes + size > MAX_REQUEST_BYTES && bytes > 0) {
+          await flush();
+          current = [];
+          request.push({ topic, messages: current });
+        }
+        current.push(m);
+        bytes += size;
+      }
+      sent += messages.length;
       eventsOut.inc({ topic }, messages.length);
     }
+    await flush();
     if (rejected.length) await this.reject(rejected, 'validate');
-    return { sent: messages.length, rejected: rejected.length };
+    return { sent, rejected: rejected.length };
   }
 
   /** Record rejected input on the topic's DLQ (never on the topic itself). */

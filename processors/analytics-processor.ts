@@ -8,7 +8,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { KafkaContext } from '../runtime/kafka.ts';
 import type { EventCodec } from '../runtime/codec.ts';
 import type { Logger } from '../runtime/logger.ts';
-import type { EventPublisher } from '../ingest/tick-publisher.ts';
+import type { EventPublisher, PublishGroup } from '../ingest/tick-publisher.ts';
 import type { AlertEvent, Candle, Tick } from '../schemas/generated/events.ts';
 import type { TopicId } from '../schemas/topics.ts';
 import { ConsumerRunner, type ConsumedRecord } from './consumer-runner.ts';
@@ -153,7 +153,7 @@ export class AnalyticsProcessor {
       if (!list) byTopic.set(o.topicId, (list = []));
       list.push({ key: o.key, value: o.value as never });
     }
-    for (const [topicId, events] of byTopic) await this.d.publisher.publish(topicId, events);
+    await this.d.publisher.publishAll([...byTopic].map(([topicId, events]) => ({ topicId, events }) as PublishGroup));
   }
 
   private async save(partition: number, next: string): Promise<void> {

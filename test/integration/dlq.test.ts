@@ -5,6 +5,7 @@ import { startPipeline, type Pipeline } from '../../bin/pipeline.ts';
 import type { DeadLetter } from '../../schemas/generated/events.ts';
 import { testEnv, eventually } from '../support/env.ts';
 import { makeTicks } from '../support/ticks.ts';
+import { alertCreated } from '../support/market-script.ts';
 
 describe('dead-letter queue', () => {
   const t = testEnv({ TICKFLOW_ROLES: 'processors' });
@@ -65,5 +66,33 @@ describe('dead-letter queue', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const [again] = await (await p.store!.client.query({ query: 'SELECT count() AS n FROM ticks', format: 'JSONEachRow' })).json<{ n: string }>();
     expect(Number(again!.n)).toBe(20);
+  });
+
+  it('publishes several topics in size-bounded multi-topic requests; a record that breaks the schema goes to the DLQ alone', async () => {
+    const ticks = makeTicks(5000, 11, Date.UTC(2026, 1, 1)).map((tk) => ({ key: `${tk.exchange}:${tk.symbol}`, value: { ...tk, event_id: `multi:${tk.event_id}` } }));
+    const broken = { key: 'binance:BTC/USDT', value: { ...ticks[0]!.value, event_id: 'multi:broken', last: 'not a number' as unknown as number } };
+    const requests: number[] = [];
+    const sendBatch = p.producer.sendBatch.bind(p.producer);
+    p.producer.sendBatch = async (b) => { requests.push(b.topicMessages!.length); return sendBatch(b); };
+    try {
+      const r = await p.publisher.publishAll([
+        { topicId: 'ticks', events: [...ticks.slice(0, 2000), broken, ...ticks.slice(2000)] },
+        { topicId: 'alertEvents', events: [{ key: 'multi-1', value: alertCreated('multi-1', 'carol', 'price_above', { threshold: '5' }) }] },
+      ]);
+      expect(r).toEqual({ sent: ticks.length + 1, rejected: 1 });
+    } finally {
+      p.producer.sendBatch = sendBatch;
+    }
+    // About 5000 x (~130 B + key + 64 B accounted per message) is over one 768 KiB request, and the last request
+    // carries both topics.
+    expect(requests.length).toBeGreaterThanOrEqual(2);
+    expect(requests.at(-2)! + requests.at(-1)!).toBeGreaterThanOrEqual(3);
+    await eventually('multi-topic publish projected', async () => {
+      const [n] = await (await p.store!.client.query({ query: "SELECT count() AS n FROM ticks FINAL WHERE startsWith(event_id, 'multi:')", format: 'JSONEachRow' })).json<{ n: string }>();
+      const [a] = await (await p.store!.client.query({ query: "SELECT count() AS n FROM alerts FINAL WHERE alert_id = 'multi-1'", format: 'JSONEachRow' })).json<{ n: string }>();
+      return Number(n!.n) === ticks.length && Number(a!.n) === 1;
+    });
+    const [b] = await (await p.store!.client.query({ query: "SELECT count() AS n FROM ticks WHERE event_id = 'multi:broken'", format: 'JSONEachRow' })).json<{ n: string }>();
+    expect(Number(b!.n)).toBe(0);
   });
 });
