@@ -9,7 +9,7 @@
 //   answer fetched while a write of the user was in flight is not stored: after a write returns,
 //   this instance's reads of that user see it. Writes through another API instance can be
 //   missed for up to the cache age.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const CACHED_PREFIXES = [
   '/api/v1/market/',
@@ -55,8 +55,10 @@ export function installReadCache(app: FastifyInstance, ttlMs: number): { hits: (
     for (const [key, e] of entries) if (e.user === user) entries.delete(key);
   }
 
-  // A preHandler registered after the rate limiter's: cached answers are still rate limited.
-  app.addHook('preHandler', async (req, reply) => {
+  // A route-level preHandler appended after the rate limiter's (which @fastify/rate-limit also
+  // adds per route, on onRoute): cached answers are still rate limited. App-level preHandlers
+  // run before route-level ones, so this must not be an app-level hook.
+  const lookup = async (req: FastifyRequest, reply: FastifyReply) => {
     const writer = userWrite(req);
     if (writer) {
       writing.set(writer, (writing.get(writer) ?? 0) + 1);
@@ -87,6 +89,10 @@ export function installReadCache(app: FastifyInstance, ttlMs: number): { hits: (
       const done = new Promise<void>((r) => { resolve = r; });
       inflight.set(key, { done, resolve });
     }
+  };
+  app.addHook('onRoute', (route) => {
+    const own = route.preHandler;
+    route.preHandler = [...(Array.isArray(own) ? own : own ? [own] : []), lookup];
   });
   // Whatever the fetch ended as (error, 404, aborted), the waiters go on and fetch themselves.
   app.addHook('onResponse', async (req) => {
