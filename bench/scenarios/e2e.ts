@@ -33,7 +33,7 @@ async function groupLag(ctx: KafkaContext, groupId: string, topic: string): Prom
 export async function run(quick: boolean): Promise<ScenarioResult> {
   const t = benchEnv('e2e', { TICKFLOW_ROLES: 'processors,api', PROCESSOR_CHECKPOINT_MS: '500', MARKET_SYMBOLS: 'BTC/USDT,ETH/USDT,SOL/USDT' });
   const p = await startPipelineRetry(t.config, t.log);
-  const rates = quick ? [2000, 5000, 7500, 10_000, 15_000] : [5000, 10_000, 20_000, 35_000, 50_000, 75_000];
+  const rates = quick ? [2000, 5000, 7500, 10_000, 15_000] : [5000, 7500, 10_000, 12_500, 15_000, 20_000, 35_000, 50_000];
   const windowS = quick ? 10 : 60;
   const analyticsGroup = `${t.prefix}tickflow-analytics`;
   const ticksTopic = p.kafka.topic('ticks');
