@@ -105,17 +105,25 @@ export class EventCodec {
   private encodeFor(topicName: string, value: unknown): Buffer {
     const type = this.types.get(topicName);
     if (!type) throw new Error(`schema for ${topicName} is not registered`);
-    const errors: string[] = [];
-    if (!type.isValid(value, { errorHook: (path) => errors.push(path.join('.') || '(root)') })) {
+    // The cheap check first; the one that collects the invalid paths only for a bad record.
+    if (!type.isValid(value)) {
+      const errors: string[] = [];
+      type.isValid(value, { errorHook: (path) => errors.push(path.join('.') || '(root)') });
       throw new DecodeError(`does not match ${String((type as { name?: string }).name)}: invalid ${errors.join(', ')}`, 'validate');
     }
-    const body = type.toBuffer(value);
-    const out = Buffer.allocUnsafe(5 + body.length);
-    out.writeUInt8(0, 0);
-    out.writeUInt32BE(this.schemaId(topicName), 1);
-    body.copy(out, 5);
+    // Framing and body written once into a scratch buffer, then one copy out.
+    let end = type.encode(value, this.scratch, 5);
+    if (end < 0) {
+      this.scratch = Buffer.allocUnsafe(Math.max(2 * this.scratch.length, this.scratch.length - end));
+      end = type.encode(value, this.scratch, 5);
+    }
+    this.scratch.writeUInt8(0, 0);
+    this.scratch.writeUInt32BE(this.schemaId(topicName), 1);
+    const out = Buffer.allocUnsafe(end);
+    this.scratch.copy(out, 0, 0, end);
     return out;
   }
+  private scratch = Buffer.allocUnsafe(64 * 1024);
 
   /** Decode a message of a catalogued topic into our reader schema's shape. */
   async decode<K extends TopicId>(id: K, buf: Buffer | null): Promise<TopicValue[K]> {
