@@ -137,8 +137,12 @@ export async function startPipeline(config: Config, log: Logger, hooks: Pipeline
   // The rest of the processors join their groups (seconds each) while prices are already served.
   let analytics: AnalyticsProcessor | null = null;
   if (config.roles.includes('processors')) {
+    // A producer of its own: the analytics outputs (one request per batch) do not queue behind
+    // ingest's sends, which one idempotent producer must serialize (kafkajs#1005).
+    const analyticsProducer = await kafka.producer();
+    lifecycle.onShutdown('analytics producer', () => analyticsProducer.disconnect());
     analytics = new AnalyticsProcessor({
-      ctx: kafka, codec, producer, publisher, clickhouse: store!.client, log: log.child({ component: 'analytics' }),
+      ctx: kafka, codec, producer: analyticsProducer, publisher: new EventPublisher(kafka, codec, analyticsProducer, log), clickhouse: store!.client, log: log.child({ component: 'analytics' }),
       groupId: `${config.kafka.topicPrefix}tickflow-analytics`,
       checkpointMs: config.processors.checkpointMs,
       options: { candles: { allowedLatenessMs: config.processors.allowedLatenessMs } },
