@@ -1,6 +1,6 @@
 // Shared bench helpers: services (infra/launcher, reusing the shared test instance), per-scenario
 // isolation (topic prefix + temp chDB dir, like test/support/env.ts), stats, result shapes.
-import { mkdtempSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -73,6 +73,13 @@ export async function dropTopics(ctx: KafkaContext): Promise<void> {
   } catch { /* best effort */ } finally { await admin.disconnect().catch(() => undefined); }
 }
 
+/** End of a scenario: stop the pipeline, delete its topics, remove its temporary home. */
+export async function teardown(p: { stop(): Promise<void>; kafka: KafkaContext }, t: BenchEnv): Promise<void> {
+  await p.stop();
+  await dropTopics(p.kafka);
+  t.cleanup();
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -114,14 +121,13 @@ export function scenarioMain(name: string, run: (quick: boolean) => Promise<Scen
   const hard = setTimeout(() => { console.error(`[${name}] hard timeout, exiting`); process.exit(3); }, Number(process.env.BENCH_TIMEOUT_MS ?? 900_000));
   hard.unref();
   run(quick)
-    .then(async (r) => { r.elapsed_ms = Date.now() - started; (await import('node:fs')).writeFileSync(out, JSON.stringify(r, null, 2)); process.exit(0); })
+    .then(async (r) => { r.elapsed_ms = Date.now() - started; writeFileSync(out, JSON.stringify(r, null, 2)); process.exit(0); })
     .catch(async (err: Error) => {
       console.error(err);
-      (await import('node:fs')).writeFileSync(out, JSON.stringify({ scenario: name, quick, figures: [], notes: [], error: String(err?.stack ?? err) } satisfies ScenarioResult, null, 2));
+      writeFileSync(out, JSON.stringify({ scenario: name, quick, figures: [], notes: [], error: String(err?.stack ?? err) } satisfies ScenarioResult, null, 2));
       process.exit(1);
     });
 }
-export { existsSync };
 
 /** CPU-profile this process while `fn` runs; returns the top functions by self time. */
 export async function profileTop<T>(fn: () => Promise<T>, top = 12): Promise<{ result: T; top: Array<{ fn: string; self_pct: number }>; modules: Array<{ fn: string; self_pct: number }> }> {

@@ -18,7 +18,6 @@ export interface SyntheticMarketOptions {
 const DEFAULT_PRICES: Record<string, number> = { 'BTC/USDT': 65_000, 'ETH/USDT': 3_200, 'SOL/USDT': 150, 'XRP/USDT': 0.6, 'BNB/USDT': 580, 'ADA/USDT': 0.45 };
 const MS_PER_YEAR = 365 * 24 * 3600 * 1000;
 
-export { mulberry32 };
 
 interface MarketState { mid: number; vol: number; lastTime: number; seq: number }
 

@@ -76,6 +76,8 @@ export class ConsumerRunner {
   /** Batches wait for the group-join handling (a replay's commit and truncate) to finish. */
   private joined: Promise<unknown> = Promise.resolve();
   private coalesced: { records: ConsumedRecord[]; done: Promise<void> } | null = null;
+  /** Stateless and asked to: batches of several partitions at once share one write. */
+  private readonly coalescing: boolean;
   private timer: NodeJS.Timeout | null = null;
   /** Batches, checkpoints and group joins run one at a time, so state and offsets agree. */
   private lock: Promise<unknown> = Promise.resolve();
@@ -94,6 +96,7 @@ export class ConsumerRunner {
       heartbeatInterval: 3_000,
     });
     for (const id of o.topics) this.byName.set(o.ctx.topic(id), id);
+    this.coalescing = !o.checkpoint && (o.coalescePartitions ?? 1) > 1;
   }
 
   get processedCount(): number { return this.processed; }
@@ -106,7 +109,8 @@ export class ConsumerRunner {
 
   /**
    * `rewindTo`: on the first group join, start every assigned partition from the given offset,
-   * commit those offsets, run `prepare`, and only then let the first batch through. A crash
+   * commit those offsets, run `prepare`, and only then let the first batch through; start()
+   * resolves once that is done and rejects if it failed. A crash
    * after the commit resumes the replay instead of skipping it. One join instead of a throwaway
    * consumer group session per topic, which is what kafkajs' admin.resetOffsets costs (about
    * 5 s a topic). The group must have no other member.
@@ -124,6 +128,9 @@ export class ConsumerRunner {
       }, Math.max(100, Math.floor(this.o.checkpoint.everyMs / 2)));
     }
     let rewind = rewindTo;
+    // Settles as the rewind's join handling does (resolving with that promise adopts its state).
+    let onRewound: ((handled: Promise<unknown>) => void) | null = null;
+    const rewound = rewindTo ? new Promise<unknown>((r) => { onRewound = r; }) : null;
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
       // kafkajs emits GROUP_JOIN synchronously before its first fetch, so seeks set here
       // apply to that fetch.
@@ -142,7 +149,7 @@ export class ConsumerRunner {
       // Uncommitted progress belongs to state this instance is about to drop; stateful
       // processors restart each assigned partition from its committed offset, which is where
       // their checkpointed state stands.
-      this.joined = this.exclusive(async () => {
+      const handled = this.exclusive(async () => {
         this.pending.clear();
         if (prepare) {
           await this.commitVerified(seeks);
@@ -150,17 +157,19 @@ export class ConsumerRunner {
           await prepare();
         } else if (this.o.checkpoint) await this.seekToCommitted(e.payload.memberAssignment);
         this.o.onGroupJoin?.();
-      }).catch((err: Error) => this.o.log.error({ consumer: this.o.name, err: err.message }, 'rejoin handling failed'));
+      });
+      if (prepare) onRewound?.(handled);
+      this.joined = handled.catch((err: Error) => this.o.log.error({ consumer: this.o.name, err: err.message }, 'rejoin handling failed'));
     });
-    const concurrent = !this.o.checkpoint && (this.o.coalescePartitions ?? 1) > 1;
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: concurrent ? this.o.coalescePartitions! : 1,
+      partitionsConsumedConcurrently: this.coalescing ? this.o.coalescePartitions! : 1,
       // Checkpointed processors run batches one at a time under the lock, so state and offsets
       // agree; coalescing consumers only wait for the join handling.
-      eachBatch: (p) => this.track(concurrent ? this.joined.then(() => this.onBatch(p)) : this.exclusive(() => this.onBatch(p))),
+      eachBatch: (p) => this.track(this.coalescing ? this.joined.then(() => this.onBatch(p)) : this.exclusive(() => this.onBatch(p))),
     });
+    if (rewound) await rewound;
   }
 
   /** Stop fetching, let the batch in flight finish (write + commit), checkpoint, disconnect. */
@@ -185,7 +194,7 @@ export class ConsumerRunner {
 
   /** The processor's write, shared by the batches decoded in the same turn when coalescing. */
   private write(records: ConsumedRecord[]): Promise<void> {
-    if (this.o.checkpoint || (this.o.coalescePartitions ?? 1) <= 1) return this.o.write(records);
+    if (!this.coalescing) return this.o.write(records);
     if (!this.coalesced) {
       const group: ConsumedRecord[] = [];
       const done = new Promise<void>((resolve, reject) => {

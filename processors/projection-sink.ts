@@ -52,9 +52,9 @@ export class ProjectionSink {
       let lag = 0n;
       const topics = SINK_TOPICS.map((id) => this.o.ctx.topic(id));
       const committed = await admin.fetchOffsets({ groupId: this.o.groupId, topics });
-      for (const t of committed) {
-        const high = await admin.fetchTopicOffsets(t.topic);
-        for (const p of high) {
+      const highs = await Promise.all(committed.map((t) => admin.fetchTopicOffsets(t.topic)));
+      for (const [i, t] of committed.entries()) {
+        for (const p of highs[i]!) {
           const c = t.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1';
           const from = BigInt(c) < 0n ? BigInt(p.low) : BigInt(c);
           lag += BigInt(p.high) - from;
@@ -101,23 +101,13 @@ export class ProjectionSink {
     // Truncate only once the group's offsets are back at the start: a crash in between leaves
     // either the old projections with a replay to come (rows are idempotent), or empty tables
     // and the replay resuming, never empty tables and offsets at the end.
-    let settle!: { done: () => void; failed: (err: unknown) => void };
-    const truncated = new Promise<void>((done, failed) => { settle = { done, failed }; });
-    truncated.catch(() => undefined); // awaited below; this only keeps an early failure handled
     await this.start({
       offsets: lows,
       prepare: async () => {
-        try {
-          for (const table of PROJECTION_TABLES) await this.o.clickhouse.command({ query: `TRUNCATE TABLE IF EXISTS ${table}` });
-          this.o.log.info({ events }, 'replay: offsets at the earliest, projections truncated');
-          settle.done();
-        } catch (err) {
-          settle.failed(err);
-          throw err;
-        }
+        for (const table of PROJECTION_TABLES) await this.o.clickhouse.command({ query: `TRUNCATE TABLE IF EXISTS ${table}` });
+        this.o.log.info({ events }, 'replay: offsets at the earliest, projections truncated');
       },
     });
-    await truncated;
     while ((await this.lag()) > 0) await new Promise((r) => setTimeout(r, 250));
     const tables: Record<string, number> = {};
     for (const table of PROJECTION_TABLES) {

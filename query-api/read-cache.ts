@@ -33,23 +33,25 @@ export function installReadCache(app: FastifyInstance, ttlMs: number): { hits: (
   /** Per user: bumped by each write's start and end; writes in flight. */
   const generation = new Map<string, number>();
   const writing = new Map<string, number>();
-  const startedAt = new WeakMap<FastifyRequest, number>();
+  /** What the lookup found a request to be, so later hooks do not classify it again. */
+  type Tracked = { write: string } | { key: string; user: string | null; generation: number; owner: boolean };
+  const tracked = new WeakMap<FastifyRequest, Tracked>();
 
   const userOf = (req: FastifyRequest): string | null => (req as FastifyRequest & { user?: { id: string } | null }).user?.id ?? null;
   const isUserRoute = (url: string) => url === USER_PREFIX || url.startsWith(`${USER_PREFIX}/`) || url.startsWith(`${USER_PREFIX}?`);
-  /** The cache key of a cacheable read, or null. */
-  function keyOf(req: FastifyRequest): string | null {
-    if (req.method !== 'GET') return null;
+  /** A user's alert write, a cacheable read (its key and user), or neither. */
+  function classify(req: FastifyRequest): { write: string } | { key: string; user: string | null } | null {
     const url = req.url;
     if (isUserRoute(url)) {
       const user = userOf(req);
-      return user ? `user:${user}\n${url}` : null;
+      if (!user) return null;
+      if (req.method === 'GET') return { key: `user:${user}\n${url}`, user };
+      return req.method === 'HEAD' ? null : { write: user };
     }
-    if (req.headers.authorization) return null;
+    if (req.method !== 'GET' || req.headers.authorization) return null;
     if (!CACHED_PREFIXES.some((p) => url.startsWith(p)) || url.startsWith('/api/v1/signals/backtest')) return null;
-    return url;
+    return { key: url, user: null };
   }
-  const userWrite = (req: FastifyRequest): string | null => (req.method !== 'GET' && req.method !== 'HEAD' && isUserRoute(req.url) ? userOf(req) : null);
   function invalidate(user: string): void {
     generation.set(user, (generation.get(user) ?? 0) + 1);
     for (const [key, e] of entries) if (e.user === user) entries.delete(key);
@@ -59,16 +61,15 @@ export function installReadCache(app: FastifyInstance, ttlMs: number): { hits: (
   // adds per route, on onRoute): cached answers are still rate limited. App-level preHandlers
   // run before route-level ones, so this must not be an app-level hook.
   const lookup = async (req: FastifyRequest, reply: FastifyReply) => {
-    const writer = userWrite(req);
-    if (writer) {
-      writing.set(writer, (writing.get(writer) ?? 0) + 1);
-      invalidate(writer);
+    const c = classify(req);
+    if (!c) return;
+    if ('write' in c) {
+      writing.set(c.write, (writing.get(c.write) ?? 0) + 1);
+      invalidate(c.write);
+      tracked.set(req, c);
       return;
     }
-    const key = keyOf(req);
-    if (!key) return;
-    const user = isUserRoute(req.url) ? userOf(req) : null;
-    if (user) startedAt.set(req, generation.get(user) ?? 0);
+    const { key } = c;
     let e = entries.get(key);
     let fresh = e !== undefined && Date.now() - e.at <= ttlMs;
     const pending = fresh ? undefined : inflight.get(key);
@@ -84,11 +85,13 @@ export function installReadCache(app: FastifyInstance, ttlMs: number): { hits: (
       return reply.header('content-type', e.type).header('x-tickflow-cache', 'hit').send(e.body);
     }
     misses++;
-    if (!inflight.has(key)) {
+    const owner = !inflight.has(key);
+    if (owner) {
       let resolve!: () => void;
       const done = new Promise<void>((r) => { resolve = r; });
       inflight.set(key, { done, resolve });
     }
+    tracked.set(req, { ...c, generation: c.user ? (generation.get(c.user) ?? 0) : 0, owner });
   };
   app.addHook('onRoute', (route) => {
     const own = route.preHandler;
@@ -96,28 +99,24 @@ export function installReadCache(app: FastifyInstance, ttlMs: number): { hits: (
   });
   // Whatever the fetch ended as (error, 404, aborted), the waiters go on and fetch themselves.
   app.addHook('onResponse', async (req) => {
-    const writer = userWrite(req);
-    if (writer) {
-      const left = (writing.get(writer) ?? 1) - 1;
-      if (left > 0) writing.set(writer, left);
-      else writing.delete(writer);
-      invalidate(writer);
-      return;
-    }
-    const key = keyOf(req);
-    if (key) finish(key);
+    const t = tracked.get(req);
+    if (!t) return;
+    if ('write' in t) {
+      const left = (writing.get(t.write) ?? 1) - 1;
+      if (left > 0) writing.set(t.write, left);
+      else writing.delete(t.write);
+      invalidate(t.write);
+    } else if (t.owner) finish(t.key);
   });
   app.addHook('onSend', async (req, reply, payload) => {
-    if (reply.statusCode !== 200 || typeof payload !== 'string' || reply.getHeader('x-tickflow-cache') === 'hit') return payload;
-    const key = keyOf(req);
-    if (!key) return payload;
-    const user = isUserRoute(req.url) ? userOf(req) : null;
+    const t = tracked.get(req);
+    if (!t || 'write' in t || reply.statusCode !== 200 || typeof payload !== 'string') return payload;
     // Fetched while one of the user's writes was in flight or after one began: maybe stale.
-    if (user && (writing.has(user) || startedAt.get(req) !== (generation.get(user) ?? 0))) return payload;
+    if (t.user && (writing.has(t.user) || t.generation !== (generation.get(t.user) ?? 0))) return payload;
     if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
-    entries.delete(key);
-    entries.set(key, { at: Date.now(), body: payload, type: String(reply.getHeader('content-type') ?? 'application/json'), user });
-    finish(key);
+    entries.delete(t.key);
+    entries.set(t.key, { at: Date.now(), body: payload, type: String(reply.getHeader('content-type') ?? 'application/json'), user: t.user });
+    finish(t.key);
     return payload;
   });
   return { hits: () => hits, misses: () => misses };

@@ -38,6 +38,8 @@ export class EventCodec {
   /** Writer-id -> resolver to our reader type, per subject. */
   private resolvers = new Map<string, avro.Type>();
   private writerTypes = new Map<number, avro.Type>();
+  /** encodeFor writes framing and body here, then copies out (grown when a record does not fit). */
+  private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(readonly registryUrl: string, private readonly kafka: KafkaContext) {
     this.registry = new SchemaRegistry({ host: registryUrl }, { [SchemaType.AVRO]: { logicalTypes: {} } });
@@ -123,7 +125,6 @@ export class EventCodec {
     this.scratch.copy(out, 0, 0, end);
     return out;
   }
-  private scratch = Buffer.allocUnsafe(64 * 1024);
 
   /** Decode a message of a catalogued topic into our reader schema's shape. */
   async decode<K extends TopicId>(id: K, buf: Buffer | null): Promise<TopicValue[K]> {

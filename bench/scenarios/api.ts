@@ -10,7 +10,7 @@ import { createClickHouseWriter } from '../../processors/clickhouse-sink.ts';
 import type { ConsumedRecord } from '../../processors/consumer-runner.ts';
 import { SyntheticMarket } from '../../ingest/synthetic-market.ts';
 import { loadJwtSecret, signToken } from '../../query-api/auth.ts';
-import { groupTop, profileTop, startPipelineRetry, benchEnv, dropTopics, ratioFigure, REPO, round, scenarioMain, type Figure, type ScenarioResult } from '../lib.ts';
+import { groupTop, profileTop, startPipelineRetry, benchEnv, ratioFigure, REPO, round, scenarioMain, type Figure, type ScenarioResult, teardown } from '../lib.ts';
 
 interface Cannon { rps: number; p99: number; p50: number; non2xx: number; errors: number }
 
@@ -96,9 +96,7 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
     figures.push(ratioFigure({ figure: `${r.name} p99 latency`, value: a.p99, unit: 'ms', baseline: b.p99, target: '<= 2x', maxRatio: 2, note: `p50 ${a.p50} ms vs ${b.p50} ms` }));
   }
   await raw.close();
-  await p.stop();
-  await dropTopics(p.kafka);
-  t.cleanup();
+  await teardown(p, t);
   return { scenario: 'api', quick, figures, notes: [`autocannon -c 50 -d ${seconds} in a separate process (1 s warm-up each), loopback; the product runs with rate limiting raised to 1M/min (the plugin still runs), identify/metrics/SLO hooks on.`, ...notes, `Server-side CPU profile during each product run (self time by module, this process): ${profiles.join(' | ')}`] };
 }
 

@@ -4,7 +4,7 @@
 // Baseline: kafkajs consume-and-produce of the same messages (raw bytes, no processing).
 
 import { SyntheticFeed } from '../../ingest/synthetic-feed.ts';
-import { startPipelineRetry, benchEnv, dropTopics, groupTop, profileTop, ratioFigure, round, rssMiB, scenarioMain, sleep, type ScenarioResult } from '../lib.ts';
+import { startPipelineRetry, benchEnv, groupTop, profileTop, ratioFigure, round, rssMiB, scenarioMain, sleep, type ScenarioResult, teardown } from '../lib.ts';
 
 /** Least-squares slope of y over x. */
 function slope(xs: number[], ys: number[]): number {
@@ -97,9 +97,7 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
   await Promise.race([done, sleep(quick ? 60_000 : 300_000)]);
   const baseRate = relayed / (((tEnd || performance.now()) - tStart) / 1000);
   await consumer.disconnect(); await producer.disconnect();
-  await p.stop();
-  await dropTopics(p.kafka);
-  t.cleanup();
+  await teardown(p, t);
   return {
     scenario: 'e2e', quick,
     figures: [

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 
 import { SyntheticMarket } from '../../ingest/synthetic-market.ts';
-import { startPipelineRetry, benchEnv, dropTopics, ratioFigure, REPO, round, scenarioMain, sleep, summarize, type ScenarioResult } from '../lib.ts';
+import { startPipelineRetry, benchEnv, ratioFigure, REPO, round, scenarioMain, sleep, summarize, type ScenarioResult, teardown } from '../lib.ts';
 
 export interface ClientsResult { lags: number[]; received: number; closed: number; opened: number }
 
@@ -67,9 +67,7 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
 
   const sub = JSON.stringify({ op: 'subscribe', channel: 'ticks', symbol: 'BTC/USDT' });
   const prod = await withClients(`${p.apiUrl!.replace('http', 'ws')}/api/v1/ws`, n, sub, drive);
-  await p.stop();
-  await dropTopics(p.kafka);
-  t.cleanup();
+  await teardown(p, t);
   const b = summarize(base.lags), a = summarize(prod.lags);
   const expected = n * 20 * seconds;
   return {

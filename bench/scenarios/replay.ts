@@ -5,7 +5,7 @@
 import { createClickHouseWriter, PROJECTION_TABLES } from '../../processors/clickhouse-sink.ts';
 import type { ConsumedRecord } from '../../processors/consumer-runner.ts';
 import { SyntheticMarket } from '../../ingest/synthetic-market.ts';
-import { startPipelineRetry, benchEnv, dropTopics, ratioFigure, round, scenarioMain, sleep, type ScenarioResult } from '../lib.ts';
+import { startPipelineRetry, benchEnv, ratioFigure, round, scenarioMain, sleep, type ScenarioResult, teardown } from '../lib.ts';
 
 export async function run(quick: boolean): Promise<ScenarioResult> {
   const t = benchEnv('replay', { TICKFLOW_ROLES: 'processors', PROCESSOR_CHECKPOINT_MS: '300' });
@@ -69,9 +69,7 @@ export async function run(quick: boolean): Promise<ScenarioResult> {
   const b0 = performance.now();
   for (const b of batches) await write(b);
   const baseRate = rows / ((performance.now() - b0) / 1000);
-  await p.stop();
-  await dropTopics(p.kafka);
-  t.cleanup();
+  await teardown(p, t);
   return {
     scenario: 'replay', quick,
     figures: [

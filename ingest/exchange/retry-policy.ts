@@ -52,9 +52,6 @@ function checkConsistent(config: RetryConfig): RetryConfig {
   return checked;
 }
 
-/** Deterministic [0, 1) generator (mulberry32) for reproducible jitter in tests and replays. */
-export { mulberry32 as seededRandom } from '../../runtime/seeded-random.ts';
-
 export class RetryPolicy {
   private current: RetryConfig;
 

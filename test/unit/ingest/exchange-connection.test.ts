@@ -2,7 +2,8 @@
 // polling, outages and reconnects, backoff, backfill and completeness, and data quality.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExchangeConnection, type ExchangeConnectionConfig } from '../../../ingest/exchange/exchange-connection.ts';
-import { RetryPolicy, seededRandom } from '../../../ingest/exchange/retry-policy.ts';
+import { RetryPolicy } from '../../../ingest/exchange/retry-policy.ts';
+import { mulberry32 as seededRandom } from '../../../runtime/seeded-random.ts';
 import type { RejectCode } from '../../../ingest/exchange/tick-quality-gate.ts';
 import type { FaultKind } from '../../../ingest/simulated-exchange/fault-modes.ts';
 import { startSimulatedExchange, type SimulatedExchange, type SimulatedExchangeId } from '../../../ingest/simulated-exchange/simulated-exchange.ts';

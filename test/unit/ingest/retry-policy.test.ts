@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetryConfig, RetryConfigError, RetryPolicy, seededRandom } from '../../../ingest/exchange/retry-policy.ts';
+import { parseRetryConfig, RetryConfigError, RetryPolicy } from '../../../ingest/exchange/retry-policy.ts';
+import { mulberry32 as seededRandom } from '../../../runtime/seeded-random.ts';
 
 describe('RetryPolicy', () => {
   it('ceilings grow exponentially from base and stop at the cap', () => {
